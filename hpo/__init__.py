@@ -1,0 +1,61 @@
+"""hpo: hyperparameter optimization as a service.
+
+Quick start (an embedded coordinator on ``hpo.db`` starts by itself)::
+
+    import hpo
+
+    def objective(trial):
+        x = trial.suggest_float("x", -10, 10)
+        return (x - 2) ** 2
+
+    study = hpo.create_study("quadratic", sampler={"name": "tpe", "seed": 1})
+    study.optimize(objective, n_trials=30)
+    print(study.best_trial.params)
+
+Set ``HPO_ADDRESS=host:port`` (or pass ``address=``) to use a coordinator started with
+``hpo server``.
+"""
+
+from __future__ import annotations
+
+from optuna import TrialPruned
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.client import Study, Trial, create_study, load_study
+from hpo.errors import (
+    AlreadyExistsError,
+    BudgetSpentError,
+    FailedPreconditionError,
+    HpoError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialNotFoundError,
+    UnavailableError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExistsError",
+    "BudgetSpentError",
+    "FailedPreconditionError",
+    "FrozenTrial",
+    "HpoError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "Study",
+    "StudyNotFoundError",
+    "Trial",
+    "TrialFinishedError",
+    "TrialNotFoundError",
+    "TrialPruned",
+    "TrialState",
+    "UnavailableError",
+    "__version__",
+    "create_study",
+    "load_study",
+]

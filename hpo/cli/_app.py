@@ -1,0 +1,198 @@
+"""``hpo``: run a coordinator and inspect studies from the shell."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from hpo.cli import _render as render
+from hpo.errors import HpoError
+
+app = typer.Typer(
+    name="hpo",
+    help="Hyperparameter optimization as a service: run a coordinator, inspect studies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+studies_app = typer.Typer(help="List, show and delete studies.", no_args_is_help=True)
+trials_app = typer.Typer(help="List a study's trials.", no_args_is_help=True)
+app.add_typer(studies_app, name="studies")
+app.add_typer(trials_app, name="trials")
+
+_err = Console(stderr=True)
+
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="HPO_ADDRESS",
+        help="host:port of a running coordinator. Default: an embedded one on --storage.",
+    ),
+]
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        envvar="HPO_STORAGE",
+        help="Database of the embedded coordinator (SQLite path/URL or PostgreSQL URL). "
+        "Default: sqlite:///hpo.db",
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+@app.command()
+def server(
+    db: Annotated[
+        str,
+        typer.Option("--db", envvar="HPO_DB", help="SQLite path/URL or postgresql://user@host/db."),
+    ] = "sqlite:///hpo.db",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 50051,
+    workers: Annotated[int, typer.Option(help="Threads serving calls.")] = 16,
+    grace: Annotated[float, typer.Option(help="Seconds to drain calls on SIGTERM.")] = 10.0,
+) -> None:
+    """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
+    from hpo.server import Coordinator
+    from hpo.storage import redact_url
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    coordinator = Coordinator(db, host=host, port=port, max_workers=workers).start()
+    print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stopping.wait()
+    print("draining...", flush=True)
+    coordinator.stop(grace)
+    print("stopped", flush=True)
+
+
+@studies_app.command("list")
+def studies_list(address: Address = None, storage: Storage = None, as_json: AsJson = False) -> None:
+    """All studies with their trial counts."""
+    from hpo.v1 import coordinator_pb2 as api
+
+    response = _call(address, storage, "ListStudies", api.ListStudiesRequest())
+    render.studies(list(response.studies), as_json)
+
+
+@studies_app.command("show")
+def studies_show(
+    name: str, address: Address = None, storage: Storage = None, as_json: AsJson = False
+) -> None:
+    """One study's configuration and progress."""
+    from hpo.v1 import coordinator_pb2 as api
+
+    render.study(_call(address, storage, "GetStudy", api.GetStudyRequest(name=name)), as_json)
+
+
+@studies_app.command("delete")
+def studies_delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    address: Address = None,
+    storage: Storage = None,
+) -> None:
+    """Delete a study and all its trials."""
+    from hpo.v1 import coordinator_pb2 as api
+
+    if not yes:
+        typer.confirm(f"Delete study {name!r} and all its trials?", abort=True)
+    _call(address, storage, "DeleteStudy", api.DeleteStudyRequest(name=name))
+    print(f"deleted study {name!r}")
+
+
+@trials_app.command("list")
+def trials_list(
+    study: str,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these states (running, complete, pruned, failed, waiting)."),
+    ] = None,
+    address: Address = None,
+    storage: Storage = None,
+    as_json: AsJson = False,
+) -> None:
+    """A study's trials, by number."""
+    from hpo.v1 import coordinator_pb2 as api
+
+    states = [render.state_from_name(s) for s in state or []]
+    trials: list[Any] = []
+    token = ""
+    while True:
+        request = api.ListTrialsRequest(study=study, states=states, page_token=token)
+        response = _call(address, storage, "ListTrials", request)
+        trials.extend(response.trials)
+        token = response.next_page_token
+        if not token:
+            break
+    render.trials(trials, as_json)
+
+
+@app.command()
+def best(
+    study: str, address: Address = None, storage: Storage = None, as_json: AsJson = False
+) -> None:
+    """The best trial (or the Pareto front of a multi-objective study)."""
+    from hpo.v1 import coordinator_pb2 as api
+
+    response = _call(address, storage, "GetBestTrials", api.GetBestTrialsRequest(study=study))
+    render.trials(list(response.trials), as_json)
+
+
+@app.command()
+def dashboard(
+    db: Annotated[
+        str, typer.Option("--db", envvar="HPO_DB", help="The coordinator's database.")
+    ] = "sqlite:///hpo.db",
+    host: Annotated[str, typer.Option(help="Interface for the web UI.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
+) -> None:
+    """Open optuna-dashboard on an hpo database (needs the dashboard extra: pip install optuna-dashboard)."""
+    try:
+        import optuna_dashboard
+    except ImportError:
+        _fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
+    from hpo.storage import optuna_storage
+
+    print(f"optuna-dashboard on http://{host}:{port}", flush=True)
+    optuna_dashboard.run_server(optuna_storage(db), host=host, port=port)
+
+
+def _call(address: str | None, storage: str | None, method: str, request: Any) -> Any:
+    from hpo.client import connect, resolve_address
+
+    try:
+        return connect(resolve_address(address, storage)).call(method, request)
+    except HpoError as e:
+        _fail(f"{e.code}: {e.message}")
+
+
+def _fail(message: str) -> None:
+    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except HpoError as e:
+        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False)
+        sys.exit(1)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,58 @@
+"""The embedded default: a coordinator started in this process on a loopback port.
+
+Used when neither ``address=`` nor ``HPO_ADDRESS`` names a coordinator. The SDK talks to it
+over gRPC like to any other, so there is one code path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from hpo.storage import DEFAULT_URL
+
+if TYPE_CHECKING:
+    from hpo.server import Coordinator
+
+ADDRESS_ENV = "HPO_ADDRESS"
+STORAGE_ENV = "HPO_STORAGE"
+
+_coordinators: dict[str, Coordinator] = {}
+_lock = threading.Lock()
+
+
+def resolve_address(address: str | None, storage: str | None) -> str:
+    """Where the SDK should connect: ``address``, else ``$HPO_ADDRESS``, else an embedded
+    coordinator on ``storage`` (else ``$HPO_STORAGE``, else ``sqlite:///hpo.db``)."""
+    if address:
+        if storage:
+            raise ValueError(
+                "pass address= (a running coordinator) or storage= (embedded), not both"
+            )
+        return address
+    if not storage and os.environ.get(ADDRESS_ENV):
+        return os.environ[ADDRESS_ENV]
+    return embedded_address(storage or os.environ.get(STORAGE_ENV) or DEFAULT_URL)
+
+
+def embedded_address(storage: str) -> str:
+    """Start (once per process and database) an in-process coordinator; return its address."""
+    from hpo.server import Coordinator
+
+    with _lock:
+        coordinator = _coordinators.get(storage)
+        if coordinator is None:
+            coordinator = Coordinator(storage, host="127.0.0.1", port=0, reap_interval=2.0)
+            coordinator.start()
+            _coordinators[storage] = coordinator
+        return coordinator.address
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _lock:
+        for coordinator in _coordinators.values():
+            coordinator.stop(grace=1.0)
+        _coordinators.clear()

@@ -1,0 +1,71 @@
+"""Keeps the leases of this process's running trials alive while objectives run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hpo.client._connection import Connection
+from hpo.errors import FailedPreconditionError, HpoError, NotFoundError
+from hpo.v1 import coordinator_pb2 as api
+
+_logger = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """One daemon thread per study handle; beats for every trial between ``add`` and ``discard``.
+
+    A trial the coordinator has already finished (its lease expired) is dropped and reported
+    through ``is_lost`` so the SDK can tell the objective's owner.
+    """
+
+    def __init__(self, connection: Connection, study: str, interval: float) -> None:
+        self._connection = connection
+        self._study = study
+        self._interval = max(interval, 0.05)
+        self._numbers: set[int] = set()
+        self._lost: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    def add(self, number: int) -> None:
+        with self._lock:
+            self._numbers.add(number)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name=f"hpo-heartbeat-{self._study}", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, number: int) -> None:
+        with self._lock:
+            self._numbers.discard(number)
+            self._lost.discard(number)
+
+    def is_lost(self, number: int) -> bool:
+        with self._lock:
+            return number in self._lost
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._wake.wait(self._interval)
+                if not self._numbers:
+                    self._thread = None
+                    return
+                numbers = sorted(self._numbers)
+            for number in numbers:
+                self._beat(number)
+
+    def _beat(self, number: int) -> None:
+        request = api.HeartbeatRequest(study=self._study, trial_number=number)
+        try:
+            self._connection.call("Heartbeat", request, timeout=max(self._interval, 5.0))
+        except (FailedPreconditionError, NotFoundError) as e:
+            _logger.warning("trial %d lost its lease: %s", number, e.message)
+            with self._lock:
+                self._numbers.discard(number)
+                self._lost.add(number)
+        except HpoError as e:  # coordinator briefly unreachable: the next beat may succeed
+            _logger.debug("heartbeat for trial %d failed: %s", number, e.message)

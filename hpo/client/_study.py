@@ -1,0 +1,411 @@
+"""The SDK's study handle: Optuna's ask/tell/optimize over the coordinator's gRPC API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo._wire import DIRECTIONS, STATE_TO_PB, search_space_to_pb, value_to_pb
+from hpo.client._connection import Connection, connect
+from hpo.client._embedded import resolve_address
+from hpo.client._frozen import frozen_trial_from_pb
+from hpo.client._heartbeat import Heartbeat
+from hpo.client._trial import Trial
+from hpo.errors import BudgetSpentError, TrialFinishedError
+from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import study_pb2 as pb
+
+_logger = logging.getLogger("hpo")
+
+AlgorithmLike = str | Mapping[str, Any] | None
+ObjectiveFn = Callable[[Trial], float | Sequence[float]]
+
+
+class Study:
+    """A study on a coordinator. Create one with :func:`hpo.create_study` or
+    :func:`hpo.load_study`; the methods mirror ``optuna.Study``."""
+
+    def __init__(self, connection: Connection, message: pb.Study) -> None:
+        self._connection = connection
+        self._message = message
+        self.study_name = message.name
+        self._heartbeat = Heartbeat(connection, message.name, message.lease_seconds / 4)
+
+    # -- description -----------------------------------------------------------------------
+
+    @property
+    def directions(self) -> list[StudyDirection]:
+        return [DIRECTIONS[d] for d in self._message.directions]
+
+    @property
+    def direction(self) -> StudyDirection:
+        if len(self._message.directions) != 1:
+            raise RuntimeError("this study has several directions; use .directions")
+        return self.directions[0]
+
+    @property
+    def address(self) -> str:
+        """The coordinator this handle talks to."""
+        return self._connection.address
+
+    def info(self) -> pb.Study:
+        """The study as the coordinator sees it now (configuration and trial counts)."""
+        self._message = self._call("GetStudy", api.GetStudyRequest(name=self.study_name))
+        return self._message
+
+    # -- ask and tell ----------------------------------------------------------------------
+
+    def ask(
+        self,
+        fixed_distributions: Mapping[str, BaseDistribution] | None = None,
+        *,
+        client_id: str = "",
+    ) -> Trial:
+        """A trial to run. With ``fixed_distributions`` those parameters arrive sampled (one
+        round trip); without, the study's declared search space does.
+
+        ``client_id`` makes the call idempotent: a client that asks again with the same id
+        while its trial runs gets that trial back (for workers that may crash and restart).
+        Raises :class:`hpo.BudgetSpentError` once the study's trial budget is reached.
+        """
+        request = api.AskRequest(study=self.study_name, client_id=client_id)
+        if fixed_distributions:
+            request.search_space.CopyFrom(search_space_to_pb(fixed_distributions))
+        response = self._call("Ask", request)
+        if response.budget_spent:
+            raise BudgetSpentError(f"study {self.study_name!r} has reached its trial budget")
+        trial = Trial(self, response.trial)
+        self._heartbeat.add(trial.number)
+        return trial
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        state: TrialState | None = None,
+        *,
+        fail_reason: str = "",
+    ) -> FrozenTrial:
+        """Finish a trial as ``optuna.Study.tell`` does: values mean COMPLETE unless ``state``
+        says otherwise; PRUNED without values uses the last reported one. Retried calls have
+        one effect (each tell carries a request id)."""
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        if state is None:
+            state = TrialState.COMPLETE if values is not None else TrialState.FAIL
+        numbers: list[float] = []
+        if values is not None and state != TrialState.FAIL:
+            numbers = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
+        request = api.TellRequest(
+            study=self.study_name,
+            trial_number=number,
+            state=STATE_TO_PB[state],
+            values=numbers,
+            request_id=uuid.uuid4().hex,
+            fail_reason=fail_reason,
+        )
+        try:
+            return frozen_trial_from_pb(self._call("Tell", request))
+        finally:
+            self._heartbeat.discard(number)
+
+    def enqueue_trial(
+        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
+    ) -> FrozenTrial:
+        """Queue a trial with fixed parameters; the next ``ask`` hands it out."""
+        request = api.EnqueueTrialRequest(
+            study=self.study_name,
+            params={k: value_to_pb(v) for k, v in params.items()},
+            user_attrs={k: json.dumps(v) for k, v in (user_attrs or {}).items()},
+        )
+        return frozen_trial_from_pb(self._call("EnqueueTrial", request))
+
+    # -- the optimize loop -----------------------------------------------------------------
+
+    def optimize(
+        self,
+        func: ObjectiveFn,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        n_jobs: int = 1,
+        catch: Iterable[type[Exception]] | type[Exception] = (),
+        callbacks: Sequence[Callable[[Study, FrozenTrial], None]] | None = None,
+        show_progress_bar: bool = False,
+    ) -> None:
+        """Run ``func`` on trials until ``n_trials`` ran here, ``timeout`` seconds passed, or
+        the study's trial budget is spent; ``n_jobs`` threads run at once.
+
+        As in Optuna: ``optuna.TrialPruned`` (or ``hpo.TrialPruned``) marks the trial
+        PRUNED; another exception marks it FAILED with its traceback and is raised again
+        unless it is listed in ``catch``; a NaN or missing value marks it FAILED.
+        """
+        catch = tuple(catch) if isinstance(catch, Iterable) else (catch,)
+        loop = _OptimizeLoop(self, func, n_trials, timeout, catch, list(callbacks or ()))
+        jobs = os.cpu_count() or 1 if n_jobs == -1 else max(1, n_jobs)
+        if show_progress_bar:
+            loop.with_progress()
+        try:
+            if jobs == 1:
+                loop.run_worker()
+            else:
+                with ThreadPoolExecutor(jobs, thread_name_prefix="hpo-optimize") as pool:
+                    for future in [pool.submit(loop.run_worker) for _ in range(jobs)]:
+                        future.result()
+        finally:
+            loop.close()
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """All trials, by number."""
+        return self.get_trials()
+
+    def get_trials(self, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        """Trials by number, optionally only those in ``states``."""
+        wanted = [STATE_TO_PB[s] for s in STATE_TO_PB if states is None or s in states]
+        trials: list[FrozenTrial] = []
+        token = ""
+        while True:
+            request = api.ListTrialsRequest(
+                study=self.study_name, states=wanted, page_size=10_000, page_token=token
+            )
+            response = self._call("ListTrials", request)
+            trials.extend(frozen_trial_from_pb(t) for t in response.trials)
+            token = response.next_page_token
+            if not token:
+                return trials
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """The Pareto front (or the single best trial of a one-direction study)."""
+        response = self._call("GetBestTrials", api.GetBestTrialsRequest(study=self.study_name))
+        return [frozen_trial_from_pb(t) for t in response.trials]
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        if len(self._message.directions) > 1:
+            raise RuntimeError("best_trial is for one direction; use best_trials")
+        best = self.best_trials
+        if not best:
+            raise ValueError(f"study {self.study_name!r} has no completed trial yet")
+        return best[0]
+
+    @property
+    def best_value(self) -> float:
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return self.best_trial.params
+
+    def _call(self, method: str, request: Any) -> Any:
+        return self._connection.call(method, request)
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.study_name!r}, address={self.address!r})"
+
+
+class _OptimizeLoop:
+    """The shared state of one ``optimize`` call across its worker threads."""
+
+    def __init__(
+        self,
+        study: Study,
+        func: ObjectiveFn,
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type[Exception], ...],
+        callbacks: list[Callable[[Study, FrozenTrial], None]],
+    ) -> None:
+        self.study = study
+        self.func = func
+        self.n_trials = n_trials
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.catch = catch
+        self.callbacks = callbacks
+        self.started = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.progress: Any = None
+        self.client_prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def with_progress(self) -> None:
+        from rich.progress import Progress
+
+        self.progress = Progress(transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task(f"study {self.study.study_name}", total=self.n_trials)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _take_slot(self) -> bool:
+        with self.lock:
+            if self.stop.is_set():
+                return False
+            if self.n_trials is not None and self.started >= self.n_trials:
+                return False
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return False
+            self.started += 1
+            return True
+
+    def run_worker(self) -> None:
+        client_id = f"{self.client_prefix}:{threading.get_ident()}"
+        while self._take_slot():
+            try:
+                trial = self.study.ask(client_id=client_id)
+            except BudgetSpentError:
+                self.stop.set()
+                return
+            try:
+                frozen = self._run_trial(trial)
+            except BaseException:
+                self.stop.set()
+                raise
+            if frozen is not None:
+                for callback in self.callbacks:
+                    callback(self.study, frozen)
+            if self.progress is not None:
+                self.progress.advance(self.task)
+
+    def _run_trial(self, trial: Trial) -> FrozenTrial | None:
+        try:
+            result = self.func(trial)
+        except optuna.TrialPruned:
+            return self._tell(trial, None, TrialState.PRUNED)
+        except self.catch as e:
+            _logger.warning("trial %d failed: %r (caught)", trial.number, e)
+            return self._tell(trial, None, TrialState.FAIL, traceback.format_exc())
+        except BaseException:
+            self._tell(trial, None, TrialState.FAIL, traceback.format_exc())
+            raise
+        values, problem = _objective_values(result, len(self.study.directions))
+        if problem:
+            _logger.warning("trial %d failed: %s", trial.number, problem)
+            return self._tell(trial, None, TrialState.FAIL, problem)
+        return self._tell(trial, values, TrialState.COMPLETE)
+
+    def _tell(
+        self, trial: Trial, values: Any, state: TrialState, reason: str = ""
+    ) -> FrozenTrial | None:
+        try:
+            return self.study.tell(trial, values, state, fail_reason=reason)
+        except TrialFinishedError as e:  # lease expired while the objective ran
+            _logger.warning("trial %d was finished by the coordinator: %s", trial.number, e)
+            return None
+
+
+def _objective_values(result: Any, n_objectives: int) -> tuple[list[float], str]:
+    """The objective's return as floats, or why it cannot be recorded as COMPLETE."""
+    items = (
+        list(result) if isinstance(result, Sequence) and not isinstance(result, str) else [result]
+    )
+    try:
+        values = [float(v) for v in items]
+    except (TypeError, ValueError):
+        return [], f"the objective returned {result!r}, not a number"
+    if len(values) != n_objectives:
+        return [], f"the objective returned {len(values)} value(s) for {n_objectives} direction(s)"
+    if any(math.isnan(v) for v in values):
+        return [], f"the objective returned NaN: {result!r}"
+    return values, ""
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def create_study(
+    name: str | None = None,
+    *,
+    direction: str | StudyDirection | None = None,
+    directions: Sequence[str | StudyDirection] | None = None,
+    sampler: AlgorithmLike = None,
+    pruner: AlgorithmLike = None,
+    search_space: Mapping[str, BaseDistribution] | None = None,
+    trial_budget: int = 0,
+    retry_budget: int = 0,
+    lease_seconds: float = 0.0,
+    load_if_exists: bool = False,
+    address: str | None = None,
+    storage: str | None = None,
+) -> Study:
+    """Create a study on a coordinator and return a handle to it.
+
+    Args:
+        name: unique name; a random one when omitted.
+        direction / directions: "minimize" (default) or "maximize", one per objective.
+        sampler / pruner: a name (``"tpe"``) or a dict with ``"name"`` and options
+            (``{"name": "tpe", "seed": 1}``). Defaults: tpe, median.
+        search_space: parameters every ``ask()`` returns sampled (Optuna distributions).
+        trial_budget: most trials to hand out, failed ones excluded; 0 = no limit.
+        retry_budget: re-queues of a trial whose lease expired; 0 = never.
+        lease_seconds: heartbeat silence after which a running trial fails; 0 = default.
+        load_if_exists: return the existing study of this name instead of failing.
+        address: ``host:port`` of a coordinator; default ``$HPO_ADDRESS``, else embedded.
+        storage: database of the embedded coordinator; default ``sqlite:///hpo.db``.
+    """
+    if direction is not None and directions is not None:
+        raise ValueError("pass direction= or directions=, not both")
+    wanted = directions if directions is not None else [direction or "minimize"]
+    request = api.CreateStudyRequest(
+        name=name or f"study-{uuid.uuid4().hex[:12]}",
+        directions=[_direction_to_pb(d) for d in wanted],
+        sampler=_algorithm_spec("sampler", sampler),
+        pruner=_algorithm_spec("pruner", pruner),
+        trial_budget=trial_budget,
+        retry_budget=retry_budget,
+        lease_seconds=lease_seconds,
+        load_if_exists=load_if_exists,
+    )
+    if search_space:
+        request.search_space.CopyFrom(search_space_to_pb(search_space))
+    connection = connect(resolve_address(address, storage))
+    return Study(connection, connection.call("CreateStudy", request))
+
+
+def load_study(name: str, *, address: str | None = None, storage: str | None = None) -> Study:
+    """A handle to an existing study (``hpo.NotFoundError`` if there is none)."""
+    connection = connect(resolve_address(address, storage))
+    return Study(connection, connection.call("GetStudy", api.GetStudyRequest(name=name)))
+
+
+def _direction_to_pb(direction: str | StudyDirection) -> int:
+    if isinstance(direction, StudyDirection):
+        direction = direction.name
+    key = str(direction).lower()
+    if key not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be 'minimize' or 'maximize', not {direction!r}")
+    return pb.DIRECTION_MINIMIZE if key == "minimize" else pb.DIRECTION_MAXIMIZE
+
+
+def _algorithm_spec(kind: str, spec: AlgorithmLike) -> pb.AlgorithmSpec:
+    if spec is None:
+        return pb.AlgorithmSpec()
+    if isinstance(spec, str):
+        return pb.AlgorithmSpec(name=spec)
+    if isinstance(spec, Mapping):
+        options = {k: v for k, v in spec.items() if k != "name"}
+        return pb.AlgorithmSpec(name=str(spec.get("name", "")), options_json=json.dumps(options))
+    raise TypeError(
+        f"{kind}= takes a name or a dict like {{'name': 'tpe', 'seed': 1}}, not "
+        f"{type(spec).__name__}: the {kind} runs in the coordinator"
+    )

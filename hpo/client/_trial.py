@@ -1,0 +1,156 @@
+"""The trial an objective receives: Optuna's suggest/report/should_prune API over gRPC."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalChoiceType,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from hpo._wire import distribution_from_pb, distribution_to_pb, value_from_pb
+from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import study_pb2 as pb
+
+if TYPE_CHECKING:
+    from hpo.client._study import Study
+
+
+class Trial:
+    """A running trial, handed out by :meth:`Study.ask`.
+
+    Signatures follow ``optuna.Trial``, so an Optuna objective runs unchanged: parameters
+    come from the coordinator's sampler (one round trip per new name; names declared in the
+    study's search space arrive with the trial), ``report`` answers the coordinator's pruner.
+    """
+
+    def __init__(self, study: Study, message: pb.Trial) -> None:
+        self.study = study
+        self.number = message.number
+        self._params: dict[str, Any] = {}
+        self._distributions: dict[str, BaseDistribution] = {}
+        self._user_attrs = {k: json.loads(v) for k, v in message.user_attrs.items()}
+        self._should_prune = False
+        self.client_id = message.client_id
+        for param in message.params:
+            self._distributions[param.name] = distribution_from_pb(param.name, param.distribution)
+            self._params[param.name] = value_from_pb(param.name, param.value)
+
+    # -- parameters ------------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameters suggested so far."""
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return dict(self._distributions)
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        """A float in [low, high]; see ``optuna.Trial.suggest_float``."""
+        return float(self._suggest(name, _float_distribution(low, high, step, log)))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        """An int in [low, high]; see ``optuna.Trial.suggest_int``."""
+        return int(self._suggest(name, _int_distribution(low, high, step, log)))
+
+    def suggest_categorical(
+        self, name: str, choices: Sequence[CategoricalChoiceType]
+    ) -> CategoricalChoiceType:
+        """One of ``choices``; see ``optuna.Trial.suggest_categorical``."""
+        return self._suggest(name, _categorical_distribution(choices))
+
+    def _suggest(self, name: str, distribution: BaseDistribution | pb.Distribution) -> Any:
+        if name in self._params and isinstance(distribution, BaseDistribution):
+            if self._distributions.get(name) == distribution:
+                return self._params[name]
+        message = (
+            distribution_to_pb(distribution)
+            if isinstance(distribution, BaseDistribution)
+            else distribution
+        )
+        request = api.SuggestRequest(
+            study=self.study.study_name, trial_number=self.number, name=name, distribution=message
+        )
+        value = value_from_pb(name, self.study._call("Suggest", request).value)
+        if isinstance(distribution, BaseDistribution):
+            self._distributions[name] = distribution
+        self._params[name] = value
+        return value
+
+    # -- early stopping --------------------------------------------------------------------
+
+    def report(self, value: float, step: int) -> None:
+        """Record an intermediate value; the coordinator's pruner decides at once."""
+        request = api.ReportRequest(
+            study=self.study.study_name,
+            trial_number=self.number,
+            step=int(step),
+            value=float(value),
+            request_id=uuid.uuid4().hex,
+        )
+        self._should_prune = self.study._call("Report", request).should_prune
+
+    def should_prune(self) -> bool:
+        """The pruner's answer to the last ``report`` (False before any)."""
+        return self._should_prune
+
+    # -- attributes ------------------------------------------------------------------------
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        return dict(self._user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Store a JSON-serializable attribute with the trial."""
+        request = api.SetTrialUserAttrRequest(
+            study=self.study.study_name,
+            trial_number=self.number,
+            key=key,
+            value_json=json.dumps(value),
+        )
+        self.study._call("SetTrialUserAttr", request)
+        self._user_attrs[key] = value
+
+    def __repr__(self) -> str:
+        return f"Trial(study={self.study.study_name!r}, number={self.number})"
+
+
+# The server validates ranges (one place for the rule); these only build the wire message
+# when Optuna's own constructor would refuse, so the server's message names the field.
+def _float_distribution(low: float, high: float, step: float | None, log: bool) -> Any:
+    try:
+        return FloatDistribution(low, high, log=log, step=step)
+    except ValueError:
+        message = pb.FloatDistribution(low=low, high=high, log=log)
+        if step is not None:
+            message.step = step
+        return pb.Distribution(float_distribution=message)
+
+
+def _int_distribution(low: int, high: int, step: int, log: bool) -> Any:
+    try:
+        return IntDistribution(low, high, log=log, step=step)
+    except ValueError:
+        return pb.Distribution(
+            int_distribution=pb.IntDistribution(low=low, high=high, log=log, step=step)
+        )
+
+
+def _categorical_distribution(choices: Sequence[CategoricalChoiceType]) -> Any:
+    try:
+        return CategoricalDistribution(choices)
+    except ValueError:
+        return pb.Distribution(categorical_distribution=pb.CategoricalDistribution())

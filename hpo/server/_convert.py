@@ -1,0 +1,142 @@
+"""Proto messages <-> the study service's domain types (studies and trials). Shared
+encodings (values, distributions) live in :mod:`hpo._wire`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+from hpo._wire import (
+    DIRECTION_TO_PB,
+    DIRECTIONS,
+    STATE_TO_PB,
+    TRIAL_STATES,
+    distribution_from_pb,
+    distribution_to_pb,
+    search_space_from_pb,
+    search_space_to_pb,
+    value_from_pb,
+    value_to_pb,
+)
+from hpo.errors import InvalidArgumentError
+from hpo.service import AlgorithmSpec, StudyConfig, StudyView, TrialView
+from hpo.service._algorithms import DEFAULT_PRUNER, DEFAULT_SAMPLER
+from hpo.service._config import DEFAULT_LEASE_SECONDS
+from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import study_pb2 as pb
+
+__all__ = ["distribution_from_pb", "search_space_from_pb", "value_from_pb", "value_to_pb"]
+
+
+# -- studies ---------------------------------------------------------------------------------
+
+
+def directions_from_pb(values: Any) -> list[StudyDirection]:
+    directions = []
+    for i, value in enumerate(values):
+        if value not in DIRECTIONS:
+            raise InvalidArgumentError.for_field(
+                f"directions[{i}]", "must be DIRECTION_MINIMIZE or DIRECTION_MAXIMIZE"
+            )
+        directions.append(DIRECTIONS[value])
+    return directions
+
+
+def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
+    return StudyConfig(
+        sampler=AlgorithmSpec.parse(
+            "sampler", request.sampler.name, request.sampler.options_json, DEFAULT_SAMPLER
+        ),
+        pruner=AlgorithmSpec.parse(
+            "pruner", request.pruner.name, request.pruner.options_json, DEFAULT_PRUNER
+        ),
+        search_space=search_space_from_pb("search_space", request.search_space),
+        trial_budget=request.trial_budget,
+        retry_budget=request.retry_budget,
+        lease_seconds=request.lease_seconds or DEFAULT_LEASE_SECONDS,
+    )
+
+
+def study_to_pb(view: StudyView) -> pb.Study:
+    config = view.config
+    return pb.Study(
+        name=view.name,
+        directions=[DIRECTION_TO_PB[d] for d in view.directions],
+        sampler=pb.AlgorithmSpec(
+            name=config.sampler.name, options_json=json.dumps(dict(config.sampler.options))
+        ),
+        pruner=pb.AlgorithmSpec(
+            name=config.pruner.name, options_json=json.dumps(dict(config.pruner.options))
+        ),
+        search_space=search_space_to_pb(config.search_space),
+        trial_budget=config.trial_budget,
+        retry_budget=config.retry_budget,
+        lease_seconds=config.lease_seconds,
+        create_time=_timestamp_from_unix(config.created_at),
+        trial_counts={
+            pb.TrialState.Name(STATE_TO_PB[TrialState[name]]): n
+            for name, n in view.trial_counts.items()
+        },
+    )
+
+
+# -- trials ----------------------------------------------------------------------------------
+
+
+def trial_state_from_pb(field: str, value: int) -> TrialState:
+    if value not in TRIAL_STATES:
+        raise InvalidArgumentError.for_field(field, "unknown trial state")
+    return TRIAL_STATES[value]
+
+
+def trial_to_pb(view: TrialView) -> pb.Trial:
+    t = view.trial
+    message = pb.Trial(
+        study=view.study,
+        number=t.number,
+        state=STATE_TO_PB[t.state],
+        values=list(t.values or []),
+        params=[
+            pb.Param(
+                name=k, distribution=distribution_to_pb(t.distributions[k]), value=value_to_pb(v)
+            )
+            for k, v in t.params.items()
+        ],
+        intermediate_values=[
+            pb.IntermediateValue(step=s, value=v) for s, v in sorted(t.intermediate_values.items())
+        ],
+        user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
+        client_id=view.client_id,
+        fail_reason=view.fail_reason,
+    )
+    if view.retry_of is not None:
+        message.retry_of = view.retry_of
+    if t.datetime_start:
+        message.start_time.CopyFrom(_timestamp(t.datetime_start))
+    if t.datetime_complete:
+        message.complete_time.CopyFrom(_timestamp(t.datetime_complete))
+    return message
+
+
+def json_from_pb(field: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidArgumentError.for_field(field, f"not valid JSON ({e.msg})") from None
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment.astimezone())
+    return stamp
+
+
+def _timestamp_from_unix(seconds: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp

@@ -1,0 +1,90 @@
+"""A running coordinator: gRPC server + study service + lease reaper + health service."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+
+import grpc
+import optuna
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from hpo.server._errors import ErrorInterceptor
+from hpo.server._servicer import CoordinatorServicer
+from hpo.service import LeaseReaper, StudyService
+from hpo.storage import DEFAULT_URL, open_storage, redact_url
+from hpo.v1 import coordinator_pb2_grpc as api_grpc
+
+_logger = logging.getLogger("hpo.server")
+SERVICE_NAME = "hpo.v1.Coordinator"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class Coordinator:
+    """A coordinator serving one database on ``host:port`` (port 0 picks a free port).
+
+    ``start()`` returns once it accepts calls; ``stop(grace)`` stops taking new calls, lets
+    the ones in flight finish for up to ``grace`` seconds, then closes the database.
+    """
+
+    def __init__(
+        self,
+        storage_url: str = DEFAULT_URL,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_workers: int = 16,
+        reap_interval: float = 5.0,
+    ) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.storage_url = storage_url
+        self.storage = open_storage(storage_url)
+        self.service = StudyService(self.storage)
+        self._reaper = LeaseReaper(self.service, interval=reap_interval)
+        self._health = health.HealthServicer()
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
+            interceptors=[ErrorInterceptor()],
+            options=options,
+        )
+        api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self.host = host
+        self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {host}:{port}")
+
+    @property
+    def address(self) -> str:
+        return f"{_bracket(self.host)}:{self.port}"
+
+    def start(self) -> Coordinator:
+        self._server.start()
+        self._reaper.start()
+        for name in ("", SERVICE_NAME):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        _logger.info("coordinator on %s serving %s", self.address, redact_url(self.storage_url))
+        return self
+
+    def stop(self, grace: float = 10.0) -> None:
+        self._health.enter_graceful_shutdown()
+        self._server.stop(grace).wait()
+        self._reaper.stop()
+        self.storage.close()
+
+    def wait(self) -> None:
+        self._server.wait_for_termination()
+
+    def __enter__(self) -> Coordinator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

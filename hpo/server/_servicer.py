@@ -1,0 +1,137 @@
+"""The gRPC servicer: decode the request, call the study service, encode the reply.
+
+Errors are not handled here: :class:`~hpo.server._errors.ErrorInterceptor` maps them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpo.errors import InvalidArgumentError
+from hpo.server import _convert as convert
+from hpo.service import StudyService
+from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import coordinator_pb2_grpc as api_grpc
+from hpo.v1 import study_pb2 as pb
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
+
+
+class CoordinatorServicer(api_grpc.CoordinatorServicer):
+    def __init__(self, service: StudyService) -> None:
+        self._service = service
+
+    def CreateStudy(self, request: api.CreateStudyRequest, context: Any) -> pb.Study:
+        view = self._service.create_study(
+            request.name,
+            convert.directions_from_pb(request.directions),
+            convert.study_config_from_pb(request),
+            load_if_exists=request.load_if_exists,
+        )
+        return convert.study_to_pb(view)
+
+    def GetStudy(self, request: api.GetStudyRequest, context: Any) -> pb.Study:
+        return convert.study_to_pb(self._service.get_study(request.name))
+
+    def ListStudies(self, request: api.ListStudiesRequest, context: Any) -> api.ListStudiesResponse:
+        return api.ListStudiesResponse(
+            studies=[convert.study_to_pb(v) for v in self._service.list_studies()]
+        )
+
+    def DeleteStudy(self, request: api.DeleteStudyRequest, context: Any) -> api.DeleteStudyResponse:
+        self._service.delete_study(request.name)
+        return api.DeleteStudyResponse()
+
+    def Ask(self, request: api.AskRequest, context: Any) -> api.AskResponse:
+        space = (
+            convert.search_space_from_pb("search_space", request.search_space)
+            if request.HasField("search_space")
+            else None
+        )
+        outcome = self._service.ask(request.study, request.client_id, space)
+        response = api.AskResponse(
+            budget_spent=outcome.budget_spent, heartbeat_seconds=outcome.heartbeat_seconds
+        )
+        if outcome.trial is not None:
+            response.trial.CopyFrom(convert.trial_to_pb(outcome.trial))
+        return response
+
+    def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
+        distribution = convert.distribution_from_pb("distribution", request.distribution)
+        value = self._service.suggest(
+            request.study, request.trial_number, request.name, distribution
+        )
+        return api.SuggestResponse(value=convert.value_to_pb(value))
+
+    def Report(self, request: api.ReportRequest, context: Any) -> api.ReportResponse:
+        should_prune = self._service.report(
+            request.study, request.trial_number, request.step, request.value, request.request_id
+        )
+        return api.ReportResponse(should_prune=should_prune)
+
+    def Tell(self, request: api.TellRequest, context: Any) -> pb.Trial:
+        view = self._service.tell(
+            request.study,
+            request.trial_number,
+            convert.trial_state_from_pb("state", request.state),
+            list(request.values),
+            request_id=request.request_id,
+            fail_reason=request.fail_reason,
+        )
+        return convert.trial_to_pb(view)
+
+    def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
+        seconds = self._service.heartbeat(request.study, request.trial_number)
+        return api.HeartbeatResponse(lease_seconds=seconds)
+
+    def SetTrialUserAttr(
+        self, request: api.SetTrialUserAttrRequest, context: Any
+    ) -> api.SetTrialUserAttrResponse:
+        value = convert.json_from_pb("value_json", request.value_json)
+        self._service.set_trial_user_attr(request.study, request.trial_number, request.key, value)
+        return api.SetTrialUserAttrResponse()
+
+    def GetTrial(self, request: api.GetTrialRequest, context: Any) -> pb.Trial:
+        return convert.trial_to_pb(self._service.get_trial(request.study, request.trial_number))
+
+    def ListTrials(self, request: api.ListTrialsRequest, context: Any) -> api.ListTrialsResponse:
+        if request.page_size < 0:
+            raise InvalidArgumentError.for_field("page_size", "must be >= 0")
+        offset = _offset_from_token(request.page_token)
+        states = [
+            convert.trial_state_from_pb(f"states[{i}]", s)
+            for i, s in enumerate(request.states)
+            if s != pb.TRIAL_STATE_UNSPECIFIED
+        ]
+        limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        page = self._service.list_trials(request.study, states, offset, limit)
+        return api.ListTrialsResponse(
+            trials=[convert.trial_to_pb(v) for v in page.trials],
+            next_page_token="" if page.next_offset is None else str(page.next_offset),
+        )
+
+    def GetBestTrials(
+        self, request: api.GetBestTrialsRequest, context: Any
+    ) -> api.GetBestTrialsResponse:
+        views = self._service.best_trials(request.study)
+        return api.GetBestTrialsResponse(trials=[convert.trial_to_pb(v) for v in views])
+
+    def EnqueueTrial(self, request: api.EnqueueTrialRequest, context: Any) -> pb.Trial:
+        params = {
+            name: convert.value_from_pb(f"params.{name}", value)
+            for name, value in sorted(request.params.items())
+        }
+        user_attrs = {
+            key: convert.json_from_pb(f"user_attrs.{key}", text)
+            for key, text in request.user_attrs.items()
+        }
+        return convert.trial_to_pb(self._service.enqueue_trial(request.study, params, user_attrs))
+
+
+def _offset_from_token(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidArgumentError.for_field("page_token", "not a token from a previous response")
+    return int(token)

@@ -1,0 +1,115 @@
+"""Optuna samplers and pruners by name: the only place that knows which names exist."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from hpo.errors import InvalidArgumentError
+
+
+def _gp_sampler(**options: Any) -> optuna.samplers.BaseSampler:
+    try:
+        import torch  # noqa: F401  (GPSampler needs it; fail with a clear message instead)
+    except ImportError as e:
+        raise InvalidArgumentError(
+            "sampler.name: 'gp' needs torch on the coordinator (pip install 'hpo[gp]')"
+        ) from e
+    return optuna.samplers.GPSampler(**options)
+
+
+SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
+    "tpe": optuna.samplers.TPESampler,
+    "gp": _gp_sampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "nsga2": optuna.samplers.NSGAIISampler,
+    "qmc": optuna.samplers.QMCSampler,
+    "random": optuna.samplers.RandomSampler,
+    "grid": optuna.samplers.GridSampler,
+}
+
+PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
+    "median": optuna.pruners.MedianPruner,
+    "percentile": optuna.pruners.PercentilePruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+    "wilcoxon": optuna.pruners.WilcoxonPruner,
+    "patient": optuna.pruners.PatientPruner,
+    "threshold": optuna.pruners.ThresholdPruner,
+    "none": optuna.pruners.NopPruner,
+}
+
+DEFAULT_SAMPLER = "tpe"
+DEFAULT_PRUNER = "median"
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """A sampler or pruner by name with its constructor options (JSON-serializable)."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "options": dict(self.options)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlgorithmSpec:
+        return cls(name=data["name"], options=dict(data.get("options", {})))
+
+    @classmethod
+    def parse(cls, field_name: str, name: str, options_json: str, default: str) -> AlgorithmSpec:
+        """Validate a name and JSON options received from a client."""
+        try:
+            options = json.loads(options_json) if options_json.strip() else {}
+        except json.JSONDecodeError as e:
+            raise InvalidArgumentError.for_field(
+                f"{field_name}.options_json", f"not valid JSON ({e.msg})"
+            ) from e
+        if not isinstance(options, dict):
+            raise InvalidArgumentError.for_field(
+                f"{field_name}.options_json", "must be a JSON object"
+            )
+        return cls(name=name or default, options=options)
+
+
+def build_sampler(spec: AlgorithmSpec, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """Construct the sampler. ``seed_offset`` shifts a given seed so that a coordinator that
+    rebuilds a sampler for a study with trials does not repeat the first proposals."""
+    options = dict(spec.options)
+    if seed_offset and options.get("seed") is not None:
+        options["seed"] = int(options["seed"]) + seed_offset
+    return _construct("sampler", SAMPLERS, spec.name, options)
+
+
+def build_pruner(spec: AlgorithmSpec) -> optuna.pruners.BasePruner:
+    """Construct the pruner; ``patient`` takes a nested ``wrapped_pruner`` spec."""
+    options = dict(spec.options)
+    if spec.name == "patient" and isinstance(options.get("wrapped_pruner"), Mapping):
+        inner = options["wrapped_pruner"]
+        options["wrapped_pruner"] = build_pruner(
+            AlgorithmSpec(inner.get("name", ""), {k: v for k, v in inner.items() if k != "name"})
+        )
+    return _construct("pruner", PRUNERS, spec.name, options)
+
+
+def _construct(
+    kind: str, table: Mapping[str, Callable[..., Any]], name: str, options: dict[str, Any]
+) -> Any:
+    factory = table.get(name)
+    if factory is None:
+        raise InvalidArgumentError.for_field(
+            f"{kind}.name", f"unknown {kind} {name!r}; choose one of {', '.join(sorted(table))}"
+        )
+    try:
+        return factory(**options)
+    except InvalidArgumentError:
+        raise
+    except (TypeError, ValueError, KeyError) as e:
+        raise InvalidArgumentError.for_field(
+            f"{kind}.options_json", f"{name} rejected its options: {e}"
+        ) from e

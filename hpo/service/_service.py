@@ -1,0 +1,486 @@
+"""The study service: every rule of the coordinator (budgets, leases, idempotency, state
+changes), with Optuna as the algorithm library. It knows nothing of gRPC."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    StudyNotFoundError,
+    TrialFinishedError,
+)
+from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
+from hpo.service._runtime import StudyRuntime
+from hpo.service._views import (
+    FAIL_REASON_ATTR,
+    ORIGINAL_TRIAL_ATTR,
+    RETRY_HISTORY_ATTR,
+    AskOutcome,
+    StudyView,
+    TrialPage,
+    TrialView,
+)
+from hpo.storage import Storage
+
+_logger = logging.getLogger(__name__)
+
+FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+MAX_FAIL_REASON = 16_000
+LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
+
+
+class StudyService:
+    """Creates and loads studies, hands out trials, records results.
+
+    Thread-safe: the coordinator calls it from many gRPC threads at once. Calls on one
+    study that touch its sampler or a trial's state are serialized by the study's lock.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._runtimes: dict[str, StudyRuntime] = {}
+        self._runtimes_lock = threading.Lock()
+        self._create_lock = threading.Lock()
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def create_study(
+        self,
+        name: str,
+        directions: Sequence[StudyDirection],
+        config: StudyConfig,
+        load_if_exists: bool = False,
+    ) -> StudyView:
+        validate_study_name(name)
+        if not directions:
+            raise InvalidArgumentError.for_field("directions", "at least one direction is required")
+        with self._create_lock:
+            try:
+                study_id = self._storage.optuna.create_new_study(list(directions), name)
+            except DuplicatedStudyError:
+                if not load_if_exists:
+                    raise AlreadyExistsError(f"name: study {name!r} already exists") from None
+                study_id = self._storage.optuna.get_study_id_from_name(name)
+                if CONFIG_ATTR in self._storage.optuna.get_study_system_attrs(study_id):
+                    return self.get_study(name)
+            # Also completes a creation that died between these two writes.
+            self._storage.optuna.set_study_system_attr(study_id, CONFIG_ATTR, config.to_json())
+        return self.get_study(name)
+
+    def get_study(self, name: str) -> StudyView:
+        runtime = self._runtime(name)
+        trials = self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
+        return StudyView(
+            name=name,
+            directions=runtime.study.directions,
+            config=runtime.config,
+            trial_counts=dict(Counter(t.state.name for t in trials)),
+        )
+
+    def list_studies(self) -> list[StudyView]:
+        names = sorted(s.study_name for s in self._storage.optuna.get_all_studies())
+        views = []
+        for name in names:
+            try:
+                views.append(self.get_study(name))
+            except StudyNotFoundError:  # deleted meanwhile
+                continue
+        return views
+
+    def delete_study(self, name: str) -> None:
+        runtime = self._runtime(name)
+        with runtime.lock:
+            self._storage.optuna.delete_study(runtime.study_id)
+            self._storage.leases.delete_study(runtime.study_id)
+            self._storage.requests.delete_study(runtime.study_id)
+        with self._runtimes_lock:
+            self._runtimes.pop(name, None)
+
+    # -- the trial loop --------------------------------------------------------------------
+
+    def ask(
+        self,
+        study: str,
+        client_id: str = "",
+        search_space: Mapping[str, BaseDistribution] | None = None,
+    ) -> AskOutcome:
+        runtime = self._runtime(study)
+        space = runtime.config.search_space if search_space is None else search_space
+        for name, distribution in space.items():
+            runtime.check_compatible(f"search_space.{name}", name, distribution)
+        heartbeat = runtime.config.heartbeat_seconds
+        with runtime.lock:
+            if client_id:
+                held = self._held_trial(runtime, client_id)
+                if held is not None:
+                    return AskOutcome(TrialView(study, held, client_id), False, heartbeat)
+            if self._budget_spent(runtime):
+                return AskOutcome(None, True, heartbeat)
+            trial = runtime.study.ask(dict(space))
+            trial_id = trial._trial_id
+            self._storage.leases.grant(runtime.study_id, trial_id, client_id)
+            runtime.running[trial_id] = trial
+            runtime.known_distributions.update(space)
+            frozen = self._storage.optuna.get_trial(trial_id)
+        return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
+
+    def suggest(self, study: str, number: int, name: str, distribution: BaseDistribution) -> Any:
+        if not name:
+            raise InvalidArgumentError.for_field("name", "must be non-empty")
+        runtime = self._runtime(study)
+        with runtime.lock:
+            frozen = runtime.running_trial(number)
+            if name in frozen.distributions:
+                if frozen.distributions[name] != distribution:
+                    raise InvalidArgumentError.for_field(
+                        "distribution",
+                        f"trial {number} already has {name!r} from {frozen.distributions[name]}",
+                    )
+                return frozen.params[name]
+            runtime.check_compatible("distribution", name, distribution)
+            trial = runtime.optuna_trial(frozen._trial_id)
+            # Let the sampler see the study as of now, as in-process Optuna does after ask().
+            runtime.study._thread_local.cached_all_trials = None
+            value = _suggest(trial, name, distribution)
+            runtime.known_distributions.setdefault(name, distribution)
+        return value
+
+    def report(
+        self, study: str, number: int, step: int, value: float, request_id: str = ""
+    ) -> bool:
+        if step < 0:
+            raise InvalidArgumentError.for_field("step", "must be >= 0")
+        if math.isnan(value):
+            raise InvalidArgumentError.for_field("value", "must not be NaN")
+        runtime = self._runtime(study)
+        if runtime.n_objectives > 1:
+            raise FailedPreconditionError(
+                f"study: {study!r} has several directions; Optuna's pruners and Report support one"
+            )
+        digest = _digest("report", number, step, value)
+        if request_id and self._replayed(runtime, request_id, digest):
+            return self._should_prune(runtime, number)
+        frozen = runtime.running_trial(number)
+        if step not in frozen.intermediate_values:  # as Optuna: the first value of a step wins
+            self._storage.optuna.set_trial_intermediate_value(frozen._trial_id, step, value)
+        decision = self._should_prune(runtime, number)
+        if request_id:
+            self._storage.requests.record(runtime.study_id, request_id, "report", digest)
+        return decision
+
+    def tell(
+        self,
+        study: str,
+        number: int,
+        state: TrialState,
+        values: Sequence[float] = (),
+        request_id: str = "",
+        fail_reason: str = "",
+    ) -> TrialView:
+        runtime = self._runtime(study)
+        values = _validate_tell(state, list(values), runtime.n_objectives)
+        digest = _digest("tell", number, state.name, values, fail_reason)
+        if request_id and self._replayed(runtime, request_id, digest):
+            return TrialView(study, runtime.frozen(number))
+        with runtime.lock:
+            frozen = runtime.frozen(number)
+            if frozen.state.is_finished() and request_id and _same_outcome(frozen, state, values):
+                pass  # our own earlier Tell, applied before its request id was recorded
+            else:
+                frozen = runtime.running_trial(number)
+                self._finish(runtime, frozen, state, values, fail_reason)
+                frozen = runtime.frozen(number)
+        if request_id:
+            self._storage.requests.record(runtime.study_id, request_id, "tell", digest)
+        return TrialView(study, frozen)
+
+    def heartbeat(self, study: str, number: int) -> float:
+        runtime = self._runtime(study)
+        frozen = runtime.running_trial(number)
+        if not self._storage.leases.touch(frozen._trial_id):
+            self._storage.leases.grant(runtime.study_id, frozen._trial_id, "")
+        return runtime.config.lease_seconds
+
+    def set_trial_user_attr(self, study: str, number: int, key: str, value: Any) -> None:
+        if not key:
+            raise InvalidArgumentError.for_field("key", "must be non-empty")
+        runtime = self._runtime(study)
+        frozen = runtime.running_trial(number)
+        self._storage.optuna.set_trial_user_attr(frozen._trial_id, key, value)
+
+    def enqueue_trial(
+        self, study: str, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
+    ) -> TrialView:
+        runtime = self._runtime(study)
+        for name, value in params.items():
+            distribution = runtime.config.search_space.get(name) or runtime.known_distributions.get(
+                name
+            )
+            if distribution is not None and not _contains(distribution, value):
+                raise InvalidArgumentError.for_field(
+                    f"params.{name}", f"{value!r} is outside {distribution}"
+                )
+        with runtime.lock:
+            runtime.study.enqueue_trial(dict(params), dict(user_attrs or {}))
+            waiting = self._storage.optuna.get_all_trials(
+                runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
+            )
+        return TrialView(study, waiting[-1])
+
+    # -- reading trials --------------------------------------------------------------------
+
+    def get_trial(self, study: str, number: int) -> TrialView:
+        runtime = self._runtime(study)
+        return self._view(runtime, runtime.frozen(number))
+
+    def list_trials(
+        self, study: str, states: Sequence[TrialState] = (), offset: int = 0, limit: int = 1000
+    ) -> TrialPage:
+        runtime = self._runtime(study)
+        trials = self._storage.optuna.get_all_trials(
+            runtime.study_id, deepcopy=False, states=tuple(states) or None
+        )
+        page = trials[offset : offset + limit]
+        more = offset + limit < len(trials)
+        leases = self._storage.leases.all_for_study(runtime.study_id) if page else {}
+        views = [
+            TrialView(study, t, leases[t._trial_id].client_id if t._trial_id in leases else "")
+            for t in page
+        ]
+        return TrialPage(views, offset + limit if more else None)
+
+    def best_trials(self, study: str) -> list[TrialView]:
+        runtime = self._runtime(study)
+        if not self._storage.optuna.get_all_trials(
+            runtime.study_id, deepcopy=False, states=(TrialState.COMPLETE,)
+        ):
+            return []
+        if runtime.n_objectives > 1:
+            best = runtime.study.best_trials
+        else:
+            best = [runtime.study.best_trial]
+        return [TrialView(study, t) for t in best]
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def expire_stale_leases(self, now: float | None = None) -> list[tuple[str, int]]:
+        """Fail every running trial whose lease ran out, re-queueing within the retry budget.
+
+        Returns (study, trial number) of the trials this call failed. Safe to run in several
+        coordinators at once: the journal's order lets exactly one failure win.
+        """
+        now = time.time() if now is None else now
+        expired = []
+        for frozen_study in self._storage.optuna.get_all_studies():
+            running = self._storage.optuna.get_all_trials(
+                frozen_study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+            )
+            if not running:
+                continue
+            try:
+                runtime = self._runtime(frozen_study.study_name)
+            except StudyNotFoundError:
+                continue
+            leases = self._storage.leases.all_for_study(runtime.study_id)
+            for trial in running:
+                if (
+                    self._lease_age(trial, leases.get(trial._trial_id), now)
+                    <= runtime.config.lease_seconds
+                ):
+                    continue
+                if self._expire(runtime, trial.number, now):
+                    expired.append((runtime.name, trial.number))
+        return expired
+
+    def _expire(self, runtime: StudyRuntime, number: int, now: float) -> bool:
+        with runtime.lock:
+            trial = runtime.frozen(number)
+            lease = self._storage.leases.get(trial._trial_id)
+            if trial.state != TrialState.RUNNING or (
+                self._lease_age(trial, lease, now) <= runtime.config.lease_seconds
+            ):
+                return False
+            reason = LEASE_EXPIRED.format(seconds=runtime.config.lease_seconds)
+            try:
+                self._finish(runtime, trial, TrialState.FAIL, [], reason)
+            except TrialFinishedError:
+                return False  # another coordinator (or the client's Tell) got there first
+            _logger.info("study %r trial %d: %s", runtime.name, number, reason)
+            self._requeue(runtime, runtime.frozen(number))
+            return True
+
+    @staticmethod
+    def _lease_age(trial: FrozenTrial, lease: Any, now: float) -> float:
+        if lease is not None:
+            return now - lease.heartbeat_at
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        return now - started
+
+    def _requeue(self, runtime: StudyRuntime, failed: FrozenTrial) -> None:
+        history = [*failed.system_attrs.get(RETRY_HISTORY_ATTR, []), failed.number]
+        if len(history) > runtime.config.retry_budget:
+            return
+        runtime.study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.WAITING,
+                params=failed.params,
+                distributions=failed.distributions,
+                user_attrs=failed.user_attrs,
+                system_attrs={
+                    ORIGINAL_TRIAL_ATTR: failed.system_attrs.get(
+                        ORIGINAL_TRIAL_ATTR, failed.number
+                    ),
+                    RETRY_HISTORY_ATTR: history,
+                },
+            )
+        )
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _runtime(self, name: str) -> StudyRuntime:
+        try:
+            study_id = self._storage.optuna.get_study_id_from_name(name)
+        except KeyError:
+            raise StudyNotFoundError(f"study: no study named {name!r}") from None
+        with self._runtimes_lock:
+            runtime = self._runtimes.get(name)
+            if runtime is None or runtime.study_id != study_id:
+                runtime = self._runtimes[name] = StudyRuntime.load(self._storage, name, study_id)
+            return runtime
+
+    def _view(self, runtime: StudyRuntime, trial: FrozenTrial) -> TrialView:
+        lease = (
+            self._storage.leases.get(trial._trial_id) if trial.state == TrialState.RUNNING else None
+        )
+        return TrialView(runtime.name, trial, lease.client_id if lease else "")
+
+    def _held_trial(self, runtime: StudyRuntime, client_id: str) -> FrozenTrial | None:
+        for trial_id in self._storage.leases.held_by(runtime.study_id, client_id):
+            trial = self._storage.optuna.get_trial(trial_id)
+            if trial.state == TrialState.RUNNING:
+                self._storage.leases.touch(trial_id)
+                return trial
+            self._storage.leases.release(trial_id)
+        return None
+
+    def _budget_spent(self, runtime: StudyRuntime) -> bool:
+        budget = runtime.config.trial_budget
+        if not budget:
+            return False
+        states = Counter(
+            t.state for t in self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
+        )
+        if states[TrialState.WAITING]:
+            return False  # enqueued trials (retries among them) are within the budget already
+        return sum(n for s, n in states.items() if s != TrialState.FAIL) >= budget
+
+    def _should_prune(self, runtime: StudyRuntime, number: int) -> bool:
+        with runtime.prune_lock:
+            return bool(runtime.study.pruner.prune(runtime.study, runtime.frozen(number)))
+
+    def _replayed(self, runtime: StudyRuntime, request_id: str, digest: str) -> bool:
+        """True when this request id was applied already with the same payload."""
+        recorded = self._storage.requests.lookup(runtime.study_id, request_id)
+        if recorded is None:
+            return False
+        if recorded.digest != digest:
+            raise InvalidArgumentError.for_field(
+                "request_id", f"{request_id!r} was already used for a different {recorded.method}"
+            )
+        return True
+
+    def _finish(
+        self,
+        runtime: StudyRuntime,
+        frozen: FrozenTrial,
+        state: TrialState,
+        values: list[float],
+        fail_reason: str,
+    ) -> None:
+        trial_id = frozen._trial_id
+        try:
+            if state == TrialState.FAIL and fail_reason:
+                self._storage.optuna.set_trial_system_attr(
+                    trial_id, FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
+                )
+            runtime.study.tell(frozen.number, values or None, state=state)
+        except UpdateFinishedTrialError:
+            raise TrialFinishedError(
+                f"trial_number: trial {frozen.number} of study {runtime.name!r} is already finished"
+            ) from None
+        finally:
+            runtime.forget(trial_id)
+        self._storage.leases.release(trial_id)
+
+
+def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
+    d: Any = distribution
+    try:
+        if isinstance(distribution, optuna.distributions.FloatDistribution):
+            return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+        if isinstance(distribution, optuna.distributions.IntDistribution):
+            return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        return trial.suggest_categorical(name, d.choices)
+    except ValueError as e:  # e.g. a grid sampler asked for a parameter outside its grid
+        raise InvalidArgumentError.for_field("distribution", str(e)) from None
+
+
+def _validate_tell(state: TrialState, values: list[float], n_objectives: int) -> list[float]:
+    if state not in FINAL_STATES:
+        raise InvalidArgumentError.for_field(
+            "state", "must be TRIAL_STATE_COMPLETE, TRIAL_STATE_PRUNED or TRIAL_STATE_FAILED"
+        )
+    if any(math.isnan(v) for v in values):
+        raise InvalidArgumentError.for_field("values", "must not contain NaN")
+    if state == TrialState.COMPLETE and len(values) != n_objectives:
+        raise InvalidArgumentError.for_field(
+            "values",
+            f"a COMPLETE trial needs {n_objectives} value(s), one per direction; got {len(values)}",
+        )
+    if state == TrialState.PRUNED and values and len(values) != n_objectives:
+        raise InvalidArgumentError.for_field(
+            "values", f"a PRUNED trial takes no values or {n_objectives}; got {len(values)}"
+        )
+    if state == TrialState.FAIL and values:
+        raise InvalidArgumentError.for_field("values", "a FAILED trial takes no values")
+    return values
+
+
+def _same_outcome(trial: FrozenTrial, state: TrialState, values: list[float]) -> bool:
+    if trial.state != state:
+        return False
+    return not values or list(trial.values or []) == values
+
+
+def _contains(distribution: BaseDistribution, value: Any) -> bool:
+    try:
+        if isinstance(distribution, CategoricalDistribution):
+            return value in distribution.choices
+        return distribution._contains(distribution.to_internal_repr(value))
+    except (ValueError, TypeError):
+        return False
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()

@@ -1,0 +1,53 @@
+"""What the study service returns: frozen views the servicer encodes for the wire."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+
+from hpo.service._config import StudyConfig
+
+# Trial system attributes hpo writes (Optuna's own names where Optuna has one).
+FAIL_REASON_ATTR = "hpo:fail_reason"
+RETRY_HISTORY_ATTR = "retry_history"  # as optuna.storages.RetryFailedTrialCallback
+ORIGINAL_TRIAL_ATTR = "failed_trial"  # as optuna.storages.RetryFailedTrialCallback
+
+
+@dataclass(frozen=True)
+class StudyView:
+    name: str
+    directions: Sequence[StudyDirection]
+    config: StudyConfig
+    trial_counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class TrialView:
+    study: str
+    trial: FrozenTrial
+    client_id: str = ""
+
+    @property
+    def fail_reason(self) -> str:
+        return str(self.trial.system_attrs.get(FAIL_REASON_ATTR, ""))
+
+    @property
+    def retry_of(self) -> int | None:
+        history = self.trial.system_attrs.get(RETRY_HISTORY_ATTR)
+        return int(history[-1]) if history else None
+
+
+@dataclass(frozen=True)
+class AskOutcome:
+    trial: TrialView | None
+    budget_spent: bool
+    heartbeat_seconds: float
+
+
+@dataclass(frozen=True)
+class TrialPage:
+    trials: Sequence[TrialView]
+    next_offset: int | None

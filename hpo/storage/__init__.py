@@ -1,0 +1,63 @@
+"""Storage: Optuna's JournalStorage on a SQL operation log, plus leases and request ids.
+
+``open_storage(url)`` is the entry point; it migrates the schema and returns a
+:class:`Storage` whose ``optuna`` attribute is an ordinary Optuna storage (the samplers,
+``optuna.load_study`` and optuna-dashboard all use it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from optuna.storages import JournalStorage
+
+from hpo.storage._engine import DEFAULT_URL, create_engine, normalize_url, redact_url
+from hpo.storage._journal import SqlJournalBackend
+from hpo.storage._migrate import upgrade
+from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger
+
+__all__ = [
+    "DEFAULT_URL",
+    "Lease",
+    "LeaseStore",
+    "RecordedRequest",
+    "RequestLedger",
+    "SqlJournalBackend",
+    "Storage",
+    "open_storage",
+    "optuna_storage",
+    "redact_url",
+]
+
+
+@dataclass
+class Storage:
+    """Everything the study service keeps in the database."""
+
+    url: str
+    engine: sa.Engine
+    optuna: JournalStorage
+    leases: LeaseStore
+    requests: RequestLedger
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_storage(url: str = DEFAULT_URL) -> Storage:
+    """Open (and migrate) the database at ``url``: a SQLite path/URL or a PostgreSQL URL."""
+    engine = create_engine(url)
+    upgrade(engine)
+    return Storage(
+        url=normalize_url(url),
+        engine=engine,
+        optuna=JournalStorage(SqlJournalBackend(engine)),
+        leases=LeaseStore(engine),
+        requests=RequestLedger(engine),
+    )
+
+
+def optuna_storage(url: str = DEFAULT_URL) -> JournalStorage:
+    """An Optuna storage on an hpo database, for ``optuna.load_study`` or optuna-dashboard."""
+    return open_storage(url).optuna

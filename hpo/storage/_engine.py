@@ -1,0 +1,91 @@
+"""Engines for SQLite and PostgreSQL, and the one place where database errors become hpo's."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+
+from hpo.errors import UnavailableError
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///hpo.db"
+# Execution option that makes a SQLite transaction take the write lock up front, so that
+# read-then-write transactions (the journal's next sequence number) cannot interleave.
+WRITE_OPTION = "hpo_write"
+
+
+def normalize_url(url: str) -> str:
+    """Accept a bare path as a SQLite file and plain ``postgresql://`` as psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, for logs and error messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine tuned for hpo's access pattern: many short transactions from many threads."""
+    url = normalize_url(url)
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60.0},
+            pool_size=8,
+            max_overflow=16,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, not the sqlite3 module.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which keeps
+        # every committed transaction across a process crash (not across power loss).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgresql(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextlib.contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn a lost or locked database into :class:`UnavailableError` (retryable).
+
+    Integrity errors are left alone: callers that expect them catch them as logic.
+    """
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as e:
+        _logger.warning("database unavailable: %s", type(e.orig or e).__name__)
+        raise UnavailableError("database unavailable; retry later") from e
+    except exc.TimeoutError as e:
+        raise UnavailableError("database connection pool exhausted; retry later") from e

@@ -1,0 +1,42 @@
+"""hpo's tables. The journal holds Optuna's operation log; the others hold what Optuna has
+no place for (leases, request ids). Changing a table here needs a migration in
+``migrations/versions``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only aliases the rowid for INTEGER PRIMARY KEY, not BIGINT.
+_BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+journal = sa.Table(
+    "hpo_journal",
+    metadata,
+    # Dense 0, 1, 2, ...: Optuna's JournalStorage reads "logs from number n on".
+    sa.Column("seq", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+leases = sa.Table(
+    "hpo_leases",
+    metadata,
+    sa.Column("trial_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("study_id", _BigInt, nullable=False),
+    sa.Column("client_id", sa.String(256), nullable=False),
+    # Unix seconds of the last Ask or Heartbeat.
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Index("ix_hpo_leases_study_client", "study_id", "client_id"),
+)
+
+requests = sa.Table(
+    "hpo_requests",
+    metadata,
+    sa.Column("study_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("method", sa.String(32), nullable=False),
+    # SHA-256 of the request's payload: a reused id with another payload is refused.
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

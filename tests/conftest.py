@@ -1,0 +1,59 @@
+"""Fixtures: real databases (a SQLite file, a fresh PostgreSQL database) and real
+coordinators on port 0."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from hpo.server import Coordinator
+
+PG_ADMIN_URL = os.environ.get("HPO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_url(database: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'hpo.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    name = f"hpo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """Each test that takes it runs on both databases."""
+    return request.getfixturevalue(
+        f"{request.param}_url" if request.param == "sqlite" else "postgres_url"
+    )
+
+
+@pytest.fixture
+def coordinator(db_url) -> Iterator[Coordinator]:
+    """A coordinator on 127.0.0.1, port 0, on each database; reaps leases every 0.2 s."""
+    with Coordinator(db_url, port=0, reap_interval=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite_coordinator(sqlite_url) -> Iterator[Coordinator]:
+    with Coordinator(sqlite_url, port=0, reap_interval=0.2) as running:
+        yield running

@@ -1,0 +1,127 @@
+"""The SDK against a real coordinator: the Optuna-style loop, budgets, enqueue, errors."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
+
+import hpo
+from hpo.server import Coordinator
+
+
+def objective(trial: hpo.Trial) -> float:
+    x = trial.suggest_float("x", -10, 10)
+    n = trial.suggest_int("n", 1, 4)
+    kind = trial.suggest_categorical("kind", ["linear", "square"])
+    if kind == "square":
+        trial.suggest_float("scale", 0.1, 10, log=True)  # a conditional parameter
+    for step in range(4):
+        trial.report((x - 2) ** 2 + n + 1 / (step + 1), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return (x - 2) ** 2 + n
+
+
+def test_optuna_objective_runs_unchanged(coordinator: Coordinator) -> None:
+    study = hpo.create_study("q", sampler={"name": "tpe", "seed": 3}, address=coordinator.address)
+    study.optimize(objective, n_trials=25)
+
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(25))
+    assert {t.state for t in trials} <= {hpo.TrialState.COMPLETE, hpo.TrialState.PRUNED}
+    best = study.best_trial
+    assert best.value == min(t.value for t in trials if t.state == hpo.TrialState.COMPLETE)
+    assert best.value == pytest.approx((best.params["x"] - 2) ** 2 + best.params["n"])
+    assert all(("scale" in t.params) == (t.params["kind"] == "square") for t in trials)
+    # the stored intermediate values are the reported ones
+    assert trials[0].intermediate_values[0] == pytest.approx(
+        (trials[0].params["x"] - 2) ** 2 + trials[0].params["n"] + 1
+    )
+
+
+def test_trial_budget_stops_optimize_and_ask(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("b", trial_budget=5, address=sqlite_coordinator.address)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=50, n_jobs=3)
+    assert len(study.trials) == 5
+    with pytest.raises(hpo.BudgetSpentError):
+        study.ask()
+
+
+def test_declared_search_space_arrives_with_ask(sqlite_coordinator: Coordinator) -> None:
+    space = {"lr": FloatDistribution(1e-4, 1, log=True), "layers": IntDistribution(1, 3)}
+    study = hpo.create_study("d", search_space=space, address=sqlite_coordinator.address)
+    trial = study.ask()
+    assert set(trial.params) == {"lr", "layers"}
+    assert trial.suggest_float("lr", 1e-4, 1, log=True) == trial.params["lr"]
+    frozen = study.tell(trial, 0.5)
+    assert frozen.state == hpo.TrialState.COMPLETE and frozen.params == trial.params
+
+
+def test_enqueued_trial_is_asked_first(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("e", address=sqlite_coordinator.address)
+    study.enqueue_trial({"x": 0.25})
+    trial = study.ask()
+    assert trial.suggest_float("x", 0, 1) == 0.25
+    study.tell(trial, 1.0)
+
+
+def test_objective_exception_fails_trial_and_propagates(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("f", address=sqlite_coordinator.address)
+
+    def broken(trial: hpo.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        study.optimize(broken, n_trials=3)
+    study.optimize(broken, n_trials=2, catch=(RuntimeError,))
+    failed = study.trials
+    assert [t.state for t in failed] == [hpo.TrialState.FAIL] * 3
+    assert "RuntimeError: boom" in failed[0].system_attrs["hpo:fail_reason"]
+
+
+def test_nan_objective_is_failed_not_completed(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("nan", address=sqlite_coordinator.address)
+    study.optimize(lambda t: float("nan"), n_trials=1)
+    assert study.trials[0].state == hpo.TrialState.FAIL
+
+
+def test_multi_objective_best_trials_is_pareto_front(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study(
+        "mo",
+        directions=["minimize", "maximize"],
+        sampler="nsga2",
+        address=sqlite_coordinator.address,
+    )
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=12)
+    front = study.best_trials
+    assert front
+    for a in front:
+        dominated = any(
+            b.values[0] <= a.values[0] and b.values[1] >= a.values[1] and b.values != a.values
+            for b in study.trials
+        )
+        assert not dominated
+
+
+def test_load_study_and_errors(sqlite_coordinator: Coordinator) -> None:
+    address = sqlite_coordinator.address
+    hpo.create_study("dup", address=address)
+    with pytest.raises(hpo.AlreadyExistsError, match="dup"):
+        hpo.create_study("dup", address=address)
+    assert hpo.create_study("dup", address=address, load_if_exists=True).study_name == "dup"
+    assert hpo.load_study("dup", address=address).study_name == "dup"
+    with pytest.raises(hpo.NotFoundError, match="nope"):
+        hpo.load_study("nope", address=address)
+    with pytest.raises(hpo.InvalidArgumentError, match="sampler.name"):
+        hpo.create_study("bad", sampler="simulated_annealing", address=address)
+
+
+def test_embedded_default_uses_a_sqlite_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPO_ADDRESS", raising=False)
+    study = hpo.create_study("local")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert (tmp_path / "hpo.db").exists()
+    assert len(hpo.load_study("local").trials) == 3
