@@ -76,14 +76,19 @@ class StudyService:
         if not directions:
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
         with self._create_lock:
-            try:
-                study_id = self._storage.optuna.create_new_study(list(directions), name)
-            except DuplicatedStudyError:
-                if not load_if_exists:
-                    raise AlreadyExistsError(f"name: study {name!r} already exists") from None
-                study_id = self._storage.optuna.get_study_id_from_name(name)
-                if CONFIG_ATTR in self._storage.optuna.get_study_system_attrs(study_id):
-                    return self.get_study(name)
+            # Look first: the journal would record (and then ignore) a duplicate creation.
+            study_id = self._study_id_or_none(name)
+            if study_id is None:
+                try:
+                    study_id = self._storage.optuna.create_new_study(list(directions), name)
+                except DuplicatedStudyError:  # another coordinator created it meanwhile
+                    study_id = self._storage.optuna.get_study_id_from_name(name)
+                else:
+                    load_if_exists = True
+            if not load_if_exists:
+                raise AlreadyExistsError(f"name: study {name!r} already exists")
+            if CONFIG_ATTR in self._storage.optuna.get_study_system_attrs(study_id):
+                return self.get_study(name)
             # Also completes a creation that died between these two writes.
             self._storage.optuna.set_study_system_attr(study_id, CONFIG_ATTR, config.to_json())
         return self.get_study(name)
@@ -358,11 +363,16 @@ class StudyService:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _runtime(self, name: str) -> StudyRuntime:
+    def _study_id_or_none(self, name: str) -> int | None:
         try:
-            study_id = self._storage.optuna.get_study_id_from_name(name)
+            return self._storage.optuna.get_study_id_from_name(name)
         except KeyError:
-            raise StudyNotFoundError(f"study: no study named {name!r}") from None
+            return None
+
+    def _runtime(self, name: str) -> StudyRuntime:
+        study_id = self._study_id_or_none(name)
+        if study_id is None:
+            raise StudyNotFoundError(f"study: no study named {name!r}")
         with self._runtimes_lock:
             runtime = self._runtimes.get(name)
             if runtime is None or runtime.study_id != study_id:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from optuna.storages.journal import BaseJournalBackend
 
-from hpo.storage._engine import WRITE_OPTION, is_postgresql, translate_db_errors
+from hpo.storage._engine import WRITE_OPTION, create_engine, is_postgresql, translate_db_errors
 from hpo.storage._tables import journal
 
 # Key of the PostgreSQL advisory lock that serializes appends, so that sequence numbers
@@ -31,6 +31,9 @@ class SqlJournalBackend(BaseJournalBackend):
     """
 
     def __init__(self, engine: sa.Engine) -> None:
+        self._bind(engine)
+
+    def _bind(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._lock_sql = (
@@ -38,6 +41,13 @@ class SqlJournalBackend(BaseJournalBackend):
             if is_postgresql(engine)
             else None
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (e.g. to a worker process) as its URL; the copy opens its own engine.
+        return {"url": self._engine.url.render_as_string(hide_password=False)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._bind(create_engine(state["url"]))
 
     def read_logs(self, log_number_from: int) -> Iterable[dict[str, Any]]:
         query = (
