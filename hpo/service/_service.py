@@ -3,6 +3,7 @@ changes), with Optuna as the algorithm library. It knows nothing of gRPC."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -10,12 +11,13 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.storages.journal._storage import JournalOperation
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -37,13 +39,29 @@ from hpo.service._views import (
     TrialPage,
     TrialView,
 )
-from hpo.storage import Storage
+from hpo.storage import DuplicateKeyError, Storage
 
 _logger = logging.getLogger(__name__)
 
 FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
+SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
 MAX_FAIL_REASON = 16_000
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_sync(method: _F) -> _F:
+    """Serve the call's reads from one sync of the journal (see SnapshotJournalStorage)."""
+
+    @functools.wraps(method)
+    def wrapper(self: StudyService, *args: Any, **kwargs: Any) -> Any:
+        with self._storage.optuna.consistent_reads():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class StudyService:
@@ -65,6 +83,7 @@ class StudyService:
 
     # -- studies ---------------------------------------------------------------------------
 
+    @_one_sync
     def create_study(
         self,
         name: str,
@@ -93,6 +112,7 @@ class StudyService:
             self._storage.optuna.set_study_system_attr(study_id, CONFIG_ATTR, config.to_json())
         return self.get_study(name)
 
+    @_one_sync
     def get_study(self, name: str) -> StudyView:
         runtime = self._runtime(name)
         trials = self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
@@ -103,6 +123,7 @@ class StudyService:
             trial_counts=dict(Counter(t.state.name for t in trials)),
         )
 
+    @_one_sync
     def list_studies(self) -> list[StudyView]:
         names = sorted(s.study_name for s in self._storage.optuna.get_all_studies())
         views = []
@@ -113,6 +134,7 @@ class StudyService:
                 continue
         return views
 
+    @_one_sync
     def delete_study(self, name: str) -> None:
         runtime = self._runtime(name)
         with runtime.lock:
@@ -124,6 +146,7 @@ class StudyService:
 
     # -- the trial loop --------------------------------------------------------------------
 
+    @_one_sync
     def ask(
         self,
         study: str,
@@ -144,12 +167,14 @@ class StudyService:
                 return AskOutcome(None, True, heartbeat)
             trial = runtime.study.ask(dict(space))
             trial_id = trial._trial_id
-            self._storage.leases.grant(runtime.study_id, trial_id, client_id)
+            if client_id:  # without one, the lease runs from the trial's start until a Heartbeat
+                self._storage.leases.grant(runtime.study_id, trial_id, client_id)
             runtime.running[trial_id] = trial
             runtime.known_distributions.update(space)
             frozen = self._storage.optuna.get_trial(trial_id)
         return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
 
+    @_one_sync
     def suggest(self, study: str, number: int, name: str, distribution: BaseDistribution) -> Any:
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
@@ -171,6 +196,7 @@ class StudyService:
             runtime.known_distributions.setdefault(name, distribution)
         return value
 
+    @_one_sync
     def report(
         self, study: str, number: int, step: int, value: float, request_id: str = ""
     ) -> bool:
@@ -184,16 +210,26 @@ class StudyService:
                 f"study: {study!r} has several directions; Optuna's pruners and Report support one"
             )
         digest = _digest("report", number, step, value)
-        if request_id and self._replayed(runtime, request_id, digest):
-            return self._should_prune(runtime, number)
+        frozen = runtime.frozen(number)
+        if request_id and (frozen.state.is_finished() or step in frozen.intermediate_values):
+            if self._replayed(runtime, request_id, digest):
+                return self._should_prune(runtime, number)
         frozen = runtime.running_trial(number)
         if step not in frozen.intermediate_values:  # as Optuna: the first value of a step wins
-            self._storage.optuna.set_trial_intermediate_value(frozen._trial_id, step, value)
-        decision = self._should_prune(runtime, number)
-        if request_id:
-            self._storage.requests.record(runtime.study_id, request_id, "report", digest)
-        return decision
+            self._with_records(
+                runtime,
+                frozen._trial_id,
+                SET_INTERMEDIATE,
+                request_id,
+                "report",
+                digest,
+                lambda: self._storage.optuna.set_trial_intermediate_value(
+                    frozen._trial_id, step, value
+                ),
+            )
+        return self._should_prune(runtime, number)
 
+    @_one_sync
     def tell(
         self,
         study: str,
@@ -206,27 +242,24 @@ class StudyService:
         runtime = self._runtime(study)
         values = _validate_tell(state, list(values), runtime.n_objectives)
         digest = _digest("tell", number, state.name, values, fail_reason)
-        if request_id and self._replayed(runtime, request_id, digest):
-            return TrialView(study, runtime.frozen(number))
         with runtime.lock:
             frozen = runtime.frozen(number)
-            if frozen.state.is_finished() and request_id and _same_outcome(frozen, state, values):
-                pass  # our own earlier Tell, applied before its request id was recorded
-            else:
-                frozen = runtime.running_trial(number)
-                self._finish(runtime, frozen, state, values, fail_reason)
-                frozen = runtime.frozen(number)
-        if request_id:
-            self._storage.requests.record(runtime.study_id, request_id, "tell", digest)
-        return TrialView(study, frozen)
+            # A finished trial may be this very request, retried: the ledger knows.
+            if frozen.state.is_finished() and request_id:
+                if self._replayed(runtime, request_id, digest):
+                    return TrialView(study, frozen)
+            frozen = runtime.running_trial(number)
+            self._finish(runtime, frozen, state, values, fail_reason, request_id, digest)
+            return TrialView(study, runtime.frozen(number))
 
+    @_one_sync
     def heartbeat(self, study: str, number: int) -> float:
         runtime = self._runtime(study)
         frozen = runtime.running_trial(number)
-        if not self._storage.leases.touch(frozen._trial_id):
-            self._storage.leases.grant(runtime.study_id, frozen._trial_id, "")
+        self._storage.leases.renew(runtime.study_id, frozen._trial_id)
         return runtime.config.lease_seconds
 
+    @_one_sync
     def set_trial_user_attr(self, study: str, number: int, key: str, value: Any) -> None:
         if not key:
             raise InvalidArgumentError.for_field("key", "must be non-empty")
@@ -234,6 +267,7 @@ class StudyService:
         frozen = runtime.running_trial(number)
         self._storage.optuna.set_trial_user_attr(frozen._trial_id, key, value)
 
+    @_one_sync
     def enqueue_trial(
         self, study: str, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
     ) -> TrialView:
@@ -255,10 +289,12 @@ class StudyService:
 
     # -- reading trials --------------------------------------------------------------------
 
+    @_one_sync
     def get_trial(self, study: str, number: int) -> TrialView:
         runtime = self._runtime(study)
         return self._view(runtime, runtime.frozen(number))
 
+    @_one_sync
     def list_trials(
         self, study: str, states: Sequence[TrialState] = (), offset: int = 0, limit: int = 1000
     ) -> TrialPage:
@@ -275,6 +311,7 @@ class StudyService:
         ]
         return TrialPage(views, offset + limit if more else None)
 
+    @_one_sync
     def best_trials(self, study: str) -> list[TrialView]:
         runtime = self._runtime(study)
         if not self._storage.optuna.get_all_trials(
@@ -318,6 +355,7 @@ class StudyService:
                     expired.append((runtime.name, trial.number))
         return expired
 
+    @_one_sync
     def _expire(self, runtime: StudyRuntime, number: int, now: float) -> bool:
         with runtime.lock:
             trial = runtime.frozen(number)
@@ -389,7 +427,7 @@ class StudyService:
         for trial_id in self._storage.leases.held_by(runtime.study_id, client_id):
             trial = self._storage.optuna.get_trial(trial_id)
             if trial.state == TrialState.RUNNING:
-                self._storage.leases.touch(trial_id)
+                self._storage.leases.renew(runtime.study_id, trial_id)
                 return trial
             self._storage.leases.release(trial_id)
         return None
@@ -427,21 +465,71 @@ class StudyService:
         state: TrialState,
         values: list[float],
         fail_reason: str,
+        request_id: str = "",
+        digest: str = "",
     ) -> None:
+        """Finish a running trial; its lease goes, and its request id is recorded, in the
+        same transaction as the final state."""
         trial_id = frozen._trial_id
         try:
             if state == TrialState.FAIL and fail_reason:
                 self._storage.optuna.set_trial_system_attr(
                     trial_id, FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
                 )
-            runtime.study.tell(frozen.number, values or None, state=state)
+            self._with_records(
+                runtime,
+                trial_id,
+                SET_STATE,
+                request_id,
+                "tell",
+                digest,
+                lambda: runtime.study.tell(frozen.number, values or None, state=state),
+            )
         except UpdateFinishedTrialError:
             raise TrialFinishedError(
                 f"trial_number: trial {frozen.number} of study {runtime.name!r} is already finished"
             ) from None
         finally:
             runtime.forget(trial_id)
-        self._storage.leases.release(trial_id)
+
+    def _with_records(
+        self,
+        runtime: StudyRuntime,
+        trial_id: int,
+        op_code: int,
+        request_id: str,
+        method: str,
+        digest: str,
+        write: Callable[[], Any],
+    ) -> None:
+        """Run ``write``; its journal log for ``trial_id`` commits together with the request
+        id (if any) and, for a final state, the end of the trial's lease."""
+        statements = []
+        if op_code == SET_STATE:
+            statements.append(self._storage.leases.release_statement(trial_id))
+        if request_id:
+            statements.append(
+                self._storage.requests.record_statement(
+                    runtime.study_id, request_id, method, digest
+                )
+            )
+
+        def is_ours(logs: Sequence[dict[str, Any]]) -> bool:
+            return any(
+                log["op_code"] == op_code and log.get("trial_id") == trial_id for log in logs
+            )
+
+        try:
+            with self._storage.optuna.backend.attach(statements, when=is_ours):
+                write()
+        except DuplicateKeyError:
+            # The request id is taken and nothing was written: by a concurrent retry of this
+            # very request (its effect stands) or by another request (refused).
+            if self._replayed(runtime, request_id, digest):
+                return
+            raise InvalidArgumentError.for_field(
+                "request_id", f"{request_id!r} was already used for another request"
+            ) from None
 
 
 def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
@@ -475,12 +563,6 @@ def _validate_tell(state: TrialState, values: list[float], n_objectives: int) ->
     if state == TrialState.FAIL and values:
         raise InvalidArgumentError.for_field("values", "a FAILED trial takes no values")
     return values
-
-
-def _same_outcome(trial: FrozenTrial, state: TrialState, values: list[float]) -> bool:
-    if trial.state != state:
-        return False
-    return not values or list(trial.values or []) == values
 
 
 def _contains(distribution: BaseDistribution, value: Any) -> bool:

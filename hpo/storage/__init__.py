@@ -10,19 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from optuna.storages import JournalStorage
 
-from hpo.storage._engine import DEFAULT_URL, create_engine, normalize_url, redact_url
-from hpo.storage._journal import SqlJournalBackend
+from hpo.storage._engine import (
+    DEFAULT_URL,
+    DuplicateKeyError,
+    create_engine,
+    normalize_url,
+    redact_url,
+)
+from hpo.storage._journal import SnapshotJournalStorage, SqlJournalBackend
 from hpo.storage._migrate import upgrade
 from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger
+from hpo.storage._sql import RawSql, Statement
 
 __all__ = [
     "DEFAULT_URL",
+    "DuplicateKeyError",
     "Lease",
     "LeaseStore",
     "RecordedRequest",
     "RequestLedger",
+    "SnapshotJournalStorage",
+    "Statement",
     "SqlJournalBackend",
     "Storage",
     "open_storage",
@@ -37,7 +46,7 @@ class Storage:
 
     url: str
     engine: sa.Engine
-    optuna: JournalStorage
+    optuna: SnapshotJournalStorage
     leases: LeaseStore
     requests: RequestLedger
 
@@ -49,15 +58,16 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
     """Open (and migrate) the database at ``url``: a SQLite path/URL or a PostgreSQL URL."""
     engine = create_engine(url)
     upgrade(engine)
+    sql = RawSql(engine)
     return Storage(
         url=normalize_url(url),
         engine=engine,
-        optuna=JournalStorage(SqlJournalBackend(engine)),
-        leases=LeaseStore(engine),
-        requests=RequestLedger(engine),
+        optuna=SnapshotJournalStorage(SqlJournalBackend(engine)),
+        leases=LeaseStore(sql),
+        requests=RequestLedger(sql),
     )
 
 
-def optuna_storage(url: str = DEFAULT_URL) -> JournalStorage:
+def optuna_storage(url: str = DEFAULT_URL) -> SnapshotJournalStorage:
     """An Optuna storage on an hpo database, for ``optuna.load_study`` or optuna-dashboard."""
     return open_storage(url).optuna

@@ -76,16 +76,46 @@ def is_postgresql(engine: sa.Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+class DuplicateKeyError(Exception):
+    """A row with this key exists already (a unique constraint said so)."""
+
+
+def _driver_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(unavailable, duplicate-key) exception classes of the DBAPI drivers hpo uses."""
+    import sqlite3
+
+    import psycopg
+
+    unavailable: tuple[type[BaseException], ...] = (
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.DisconnectionError,
+        exc.TimeoutError,
+        sqlite3.OperationalError,
+        sqlite3.InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+    duplicate: tuple[type[BaseException], ...] = (
+        exc.IntegrityError,
+        sqlite3.IntegrityError,
+        psycopg.IntegrityError,
+    )
+    return unavailable, duplicate
+
+
+_UNAVAILABLE, _DUPLICATE = _driver_errors()
+
+
 @contextlib.contextmanager
 def translate_db_errors() -> Iterator[None]:
-    """Turn a lost or locked database into :class:`UnavailableError` (retryable).
-
-    Integrity errors are left alone: callers that expect them catch them as logic.
-    """
+    """The one place where database errors become hpo's: a lost, locked or overloaded
+    database is :class:`UnavailableError` (retryable); a unique-key conflict is
+    :class:`DuplicateKeyError`, for callers that expect one."""
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as e:
-        _logger.warning("database unavailable: %s", type(e.orig or e).__name__)
+    except _DUPLICATE as e:
+        raise DuplicateKeyError(str(e)) from e
+    except _UNAVAILABLE as e:
+        _logger.warning("database unavailable: %s: %s", type(e).__name__, e)
         raise UnavailableError("database unavailable; retry later") from e
-    except exc.TimeoutError as e:
-        raise UnavailableError("database connection pool exhausted; retry later") from e

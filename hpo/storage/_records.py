@@ -1,15 +1,15 @@
-"""Leases and request ids: the coordinator's own rows beside Optuna's journal."""
+"""Leases and request ids: the coordinator's own rows beside Optuna's journal.
+
+Methods that return a :data:`Statement` do not run it: the caller attaches it to a journal
+append (``SqlJournalBackend.attach``) so it commits atomically with the log it belongs to.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy import exc
-
-from hpo.storage._engine import translate_db_errors
-from hpo.storage._tables import leases, requests
+from hpo.storage._sql import RawSql, Statement
 
 
 @dataclass(frozen=True)
@@ -22,55 +22,70 @@ class Lease:
     heartbeat_at: float
 
 
-class LeaseStore:
-    """One row per running trial handed out by Ask; removed when the trial finishes."""
+_UPSERT_LEASE = (
+    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (trial_id) DO UPDATE SET client_id = excluded.client_id, "
+    "heartbeat_at = excluded.heartbeat_at"
+)
+_RENEW_LEASE = (
+    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, '', ?) "
+    "ON CONFLICT (trial_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+)
+_LEASE_COLUMNS = "trial_id, study_id, client_id, heartbeat_at"
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+
+class LeaseStore:
+    """One row per running trial that a client holds by id or keeps alive by Heartbeat.
+
+    A running trial without a row is timed from its start; rows go when the trial finishes.
+    """
+
+    def __init__(self, sql: RawSql) -> None:
+        self._sql = sql
 
     def grant(self, study_id: int, trial_id: int, client_id: str) -> None:
         """Record that ``client_id`` holds ``trial_id`` as of now (replacing an older holder)."""
-        row = {
-            "trial_id": trial_id,
-            "study_id": study_id,
-            "client_id": client_id,
-            "heartbeat_at": time.time(),
-        }
-        with translate_db_errors(), self._engine.begin() as conn:
-            conn.execute(leases.delete().where(leases.c.trial_id == trial_id))
-            conn.execute(leases.insert(), row)
+        with self._sql.write() as cursor:
+            cursor.execute(
+                self._sql.sql(_UPSERT_LEASE), (trial_id, study_id, client_id, time.time())
+            )
 
-    def touch(self, trial_id: int) -> bool:
-        """Renew a lease; False when the trial has no lease row."""
-        stmt = leases.update().where(leases.c.trial_id == trial_id).values(heartbeat_at=time.time())
-        with translate_db_errors(), self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount > 0
+    def renew(self, study_id: int, trial_id: int) -> None:
+        """Heartbeat: the lease runs from now (a row is created if the trial had none)."""
+        with self._sql.write() as cursor:
+            cursor.execute(self._sql.sql(_RENEW_LEASE), (trial_id, study_id, time.time()))
 
     def held_by(self, study_id: int, client_id: str) -> list[int]:
         """Trial ids leased to ``client_id`` in the study (normally zero or one)."""
-        query = sa.select(leases.c.trial_id).where(
-            leases.c.study_id == study_id, leases.c.client_id == client_id
-        )
-        with translate_db_errors(), self._engine.connect() as conn:
-            return list(conn.execute(query).scalars())
+        query = "SELECT trial_id FROM hpo_leases WHERE study_id = ? AND client_id = ?"
+        with self._sql.read() as cursor:
+            cursor.execute(self._sql.sql(query), (study_id, client_id))
+            return [row[0] for row in cursor.fetchall()]
 
     def get(self, trial_id: int) -> Lease | None:
-        with translate_db_errors(), self._engine.connect() as conn:
-            row = conn.execute(sa.select(leases).where(leases.c.trial_id == trial_id)).first()
-        return Lease(**row._mapping) if row else None
+        query = f"SELECT {_LEASE_COLUMNS} FROM hpo_leases WHERE trial_id = ?"
+        with self._sql.read() as cursor:
+            cursor.execute(self._sql.sql(query), (trial_id,))
+            row = cursor.fetchone()
+        return Lease(*row) if row else None
 
     def all_for_study(self, study_id: int) -> dict[int, Lease]:
-        with translate_db_errors(), self._engine.connect() as conn:
-            rows = conn.execute(sa.select(leases).where(leases.c.study_id == study_id)).all()
-        return {row.trial_id: Lease(**row._mapping) for row in rows}
+        query = f"SELECT {_LEASE_COLUMNS} FROM hpo_leases WHERE study_id = ?"
+        with self._sql.read() as cursor:
+            cursor.execute(self._sql.sql(query), (study_id,))
+            return {row[0]: Lease(*row) for row in cursor.fetchall()}
+
+    @staticmethod
+    def release_statement(trial_id: int) -> Statement:
+        return ("DELETE FROM hpo_leases WHERE trial_id = ?", (trial_id,))
 
     def release(self, trial_id: int) -> None:
-        with translate_db_errors(), self._engine.begin() as conn:
-            conn.execute(leases.delete().where(leases.c.trial_id == trial_id))
+        with self._sql.write() as cursor:
+            self._sql.execute_all(cursor, [self.release_statement(trial_id)])
 
     def delete_study(self, study_id: int) -> None:
-        with translate_db_errors(), self._engine.begin() as conn:
-            conn.execute(leases.delete().where(leases.c.study_id == study_id))
+        with self._sql.write() as cursor:
+            cursor.execute(self._sql.sql("DELETE FROM hpo_leases WHERE study_id = ?"), (study_id,))
 
 
 @dataclass(frozen=True)
@@ -82,32 +97,27 @@ class RecordedRequest:
 class RequestLedger:
     """Request ids already applied, per study, with a digest of what they asked for."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+    def __init__(self, sql: RawSql) -> None:
+        self._sql = sql
 
     def lookup(self, study_id: int, request_id: str) -> RecordedRequest | None:
-        query = sa.select(requests.c.method, requests.c.digest).where(
-            requests.c.study_id == study_id, requests.c.request_id == request_id
-        )
-        with translate_db_errors(), self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return RecordedRequest(row.method, row.digest) if row else None
+        query = "SELECT method, digest FROM hpo_requests WHERE study_id = ? AND request_id = ?"
+        with self._sql.read() as cursor:
+            cursor.execute(self._sql.sql(query), (study_id, request_id))
+            row = cursor.fetchone()
+        return RecordedRequest(*row) if row else None
 
-    def record(self, study_id: int, request_id: str, method: str, digest: str) -> None:
-        """Remember an applied request; a concurrent identical record is not an error."""
-        row = {
-            "study_id": study_id,
-            "request_id": request_id,
-            "method": method,
-            "digest": digest,
-            "created_at": time.time(),
-        }
-        try:
-            with translate_db_errors(), self._engine.begin() as conn:
-                conn.execute(requests.insert(), row)
-        except exc.IntegrityError:
-            pass
+    @staticmethod
+    def record_statement(study_id: int, request_id: str, method: str, digest: str) -> Statement:
+        """Insert the request id; a duplicate key means the id was used before."""
+        return (
+            "INSERT INTO hpo_requests (study_id, request_id, method, digest, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (study_id, request_id, method, digest, time.time()),
+        )
 
     def delete_study(self, study_id: int) -> None:
-        with translate_db_errors(), self._engine.begin() as conn:
-            conn.execute(requests.delete().where(requests.c.study_id == study_id))
+        with self._sql.write() as cursor:
+            cursor.execute(
+                self._sql.sql("DELETE FROM hpo_requests WHERE study_id = ?"), (study_id,)
+            )

@@ -1,0 +1,70 @@
+"""One benchmark client process: waits for "go" on stdin, runs N trials, prints JSON timing.
+
+Usage: python _client.py KIND TARGET STUDY MODE N
+  KIND   hpo (TARGET = host:port) | proxy (Optuna's GrpcStorageProxy, TARGET = host:port)
+         | rdb (Optuna RDBStorage, TARGET = database URL)
+  MODE   declared (ask with a 5-float space + tell) | dbr (ask + 5 suggest_float + tell)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+
+import optuna
+from optuna.distributions import FloatDistribution
+
+SPACE = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(5)}
+
+
+def run_hpo(target: str, study_name: str, mode: str, n: int) -> None:
+    import hpo
+
+    study = hpo.load_study(study_name, address=target)
+    for _ in range(n):
+        trial = study.ask()
+        if mode == "dbr":
+            value = sum(trial.suggest_float(name, 0.0, 1.0) for name in SPACE)
+        else:
+            value = sum(trial.params.values())
+        study.tell(trial, value)
+
+
+def run_optuna(storage: optuna.storages.BaseStorage, study_name: str, mode: str, n: int) -> None:
+    study = optuna.load_study(
+        study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
+    )
+    for _ in range(n):
+        if mode == "dbr":
+            trial = study.ask()
+            value = sum(trial.suggest_float(name, 0.0, 1.0) for name in SPACE)
+        else:
+            trial = study.ask(SPACE)
+            value = sum(trial.params.values())
+        study.tell(trial, value)
+
+
+def main() -> None:
+    kind, target, study_name, mode, n = sys.argv[1:6]
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    if kind == "hpo":
+        runner = lambda: run_hpo(target, study_name, mode, int(n))  # noqa: E731
+    else:
+        if kind == "proxy":
+            host, port = target.rsplit(":", 1)
+            storage = optuna.storages.GrpcStorageProxy(host=host, port=int(port))
+        else:
+            storage = optuna.storages.RDBStorage(target)
+        runner = lambda: run_optuna(storage, study_name, mode, int(n))  # noqa: E731
+    print("ready", flush=True)
+    sys.stdin.readline()
+    start = time.time()
+    runner()
+    print(json.dumps({"start": start, "end": time.time(), "trials": int(n)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

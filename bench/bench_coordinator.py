@@ -1,0 +1,199 @@
+"""Coordinator throughput and TPE ask latency against Optuna, measured side by side.
+
+    python bench/bench_coordinator.py                 # both parts, 3 repeats, medians
+    python bench/bench_coordinator.py throughput --repeats 5
+    python bench/bench_coordinator.py tpe-latency
+
+Throughput: trials per second with the random sampler on a fresh SQLite file per run, for
+1 and 4 client processes, with a declared 5-float space (ask + tell) and define-by-run
+(ask + 5 suggest_float + tell). Peers on the same kind of file: Optuna's gRPC storage proxy
+(run_grpc_proxy_server on RDBStorage + GrpcStorageProxy), in-process RDBStorage, and
+in-process InMemoryStorage (one process). Ratios are hpo / peer; medians of the repeats.
+
+TPE latency: median time of one ask (5-float declared space) after 100 / 500 / 1,000 completed
+trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same sampler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import hpo_server, optuna_proxy  # noqa: E402
+
+import hpo  # noqa: E402
+
+CLIENT = Path(__file__).parent / "_client.py"
+SPACE = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(5)}
+# Trials per client process, sized so each run takes a few seconds.
+TRIALS = {"hpo": 150, "proxy": 15, "rdb": 25, "memory": 1000}
+
+
+def run_clients(kind: str, target: str, study: str, mode: str, processes: int) -> float:
+    """Start the clients, release them together, return trials per second."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(CLIENT), kind, target, study, mode, str(TRIALS[kind])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=900)
+        assert proc.returncode == 0, f"{kind} client failed"
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)
+    return sum(r["trials"] for r in results) / elapsed
+
+
+def in_memory(mode: str) -> float:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler())
+    n = TRIALS["memory"]
+    start = time.perf_counter()
+    for _ in range(n):
+        if mode == "dbr":
+            trial = study.ask()
+            value = sum(trial.suggest_float(name, 0.0, 1.0) for name in SPACE)
+        else:
+            trial = study.ask(SPACE)
+            value = sum(trial.params.values())
+        study.tell(trial, value)
+    return n / (time.perf_counter() - start)
+
+
+def measure(peer: str, mode: str, processes: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        if peer == "hpo":
+            with hpo_server(url) as address:
+                hpo.create_study(
+                    "bench",
+                    sampler="random",
+                    address=address,
+                    search_space=SPACE if mode == "declared" else None,
+                )
+                return run_clients("hpo", address, "bench", mode, processes)
+        if peer == "memory":
+            return in_memory(mode)
+        storage = optuna.storages.RDBStorage(url)
+        optuna.create_study(study_name="bench", storage=storage)
+        storage.engine.dispose()
+        if peer == "rdb":
+            return run_clients("rdb", url, "bench", mode, processes)
+        with optuna_proxy(url) as address:
+            return run_clients("proxy", address, "bench", mode, processes)
+
+
+def throughput(repeats: int) -> None:
+    print(f"# trials/s, random sampler, SQLite file; median of {repeats} runs")
+    print(
+        f"{'mode':<9} {'procs':>5} {'hpo':>8} {'proxy':>8} {'rdb':>8} {'memory':>8} "
+        f"{'hpo/proxy':>10} {'hpo/rdb':>8} {'hpo/mem':>8}"
+    )
+    for mode in ("declared", "dbr"):
+        for processes in (1, 4):
+            peers = ["hpo", "proxy", "rdb"] + (["memory"] if processes == 1 else [])
+            runs: dict[str, list[float]] = {p: [] for p in peers}
+            for _ in range(repeats):  # interleaved, so drift on a shared machine hits all
+                for peer in peers:
+                    runs[peer].append(measure(peer, mode, processes))
+            med = {p: statistics.median(v) for p, v in runs.items()}
+            mem = med.get("memory")
+            mem_col = f"{mem:.1f}" if mem else "-"
+            mem_ratio = f"{med['hpo'] / mem:.2f}x" if mem else "-"
+            print(
+                f"{mode:<9} {processes:>5} {med['hpo']:>8.1f} {med['proxy']:>8.1f} "
+                f"{med['rdb']:>8.1f} {mem_col:>8} {med['hpo'] / med['proxy']:>9.1f}x "
+                f"{med['hpo'] / med['rdb']:>7.1f}x {mem_ratio:>8}",
+                flush=True,
+            )
+
+
+def _history(n: int, seed: int) -> list[optuna.trial.FrozenTrial]:
+    rng = np.random.default_rng(seed)
+    trials = []
+    for _ in range(n):
+        params = {name: float(rng.random()) for name in SPACE}
+        trials.append(
+            optuna.trial.create_trial(
+                params=params, distributions=dict(SPACE), value=sum(v * v for v in params.values())
+            )
+        )
+    return trials
+
+
+def tpe_latency(repeats: int, asks: int = 15) -> None:
+    from hpo.service import StudyConfig, StudyService
+    from hpo.service._algorithms import AlgorithmSpec
+    from hpo.storage import open_storage
+
+    print(f"# TPE ask latency (ms, median of {asks} asks x {repeats} runs), 5-float declared space")
+    print(f"{'trials':>6} {'hpo':>8} {'optuna':>8} {'ratio':>7}")
+    for n in (100, 500, 1000):
+        history = _history(n, seed=n)
+        ours, theirs = [], []
+        for _ in range(repeats):
+            study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+            study.add_trials(history)
+            for _ in range(asks):
+                start = time.perf_counter()
+                trial = study.ask(SPACE)
+                theirs.append(time.perf_counter() - start)
+                study.tell(trial, 1.0)
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite:///{tmp}/tpe.db"
+                storage = open_storage(url)
+                StudyService(storage).create_study(
+                    "tpe",
+                    [optuna.study.StudyDirection.MINIMIZE],
+                    StudyConfig(sampler=AlgorithmSpec("tpe", {"seed": 0}), search_space=SPACE),
+                )
+                optuna.load_study(study_name="tpe", storage=storage.optuna).add_trials(history)
+                storage.close()
+                with hpo_server(url) as address:
+                    remote = hpo.load_study("tpe", address=address)
+                    remote.tell(remote.ask(), 1.0)  # warm the coordinator's study cache
+                    for _ in range(asks):
+                        start = time.perf_counter()
+                        trial = remote.ask()
+                        ours.append(time.perf_counter() - start)
+                        remote.tell(trial, 1.0)
+        a, b = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+        print(f"{n:>6} {a:>8.2f} {b:>8.2f} {a / b:>6.2f}x", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "part", nargs="?", choices=["throughput", "tpe-latency", "all"], default="all"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if args.part in ("throughput", "all"):
+        throughput(args.repeats)
+    if args.part in ("tpe-latency", "all"):
+        tpe_latency(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
