@@ -95,6 +95,22 @@ class StudyRuntime:
             trial = self.running[trial_id] = optuna.Trial(self.study, trial_id)
         return trial
 
+    def tell(self, number: int, values: list[float] | None, state: TrialState) -> None:
+        """Optuna's Study.tell, as inside an optimize loop: the coordinator is that loop, so a
+        sampler may call ``study.stop()`` (the grid sampler does when its grid is done)."""
+        local = self.study._thread_local
+        local.in_optimize_loop = True
+        try:
+            self.study.tell(number, values, state=state)
+        finally:
+            local.in_optimize_loop = False
+
+    @property
+    def sampler_exhausted(self) -> bool:
+        """True when the sampler knows it has nothing left to propose (a finished grid)."""
+        is_exhausted = getattr(self.study.sampler, "is_exhausted", None)
+        return bool(is_exhausted and is_exhausted(self.study))
+
     def forget(self, trial_id: int) -> None:
         self.running.pop(trial_id, None)
 

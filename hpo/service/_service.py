@@ -434,6 +434,10 @@ class StudyService:
 
     def _budget_spent(self, runtime: StudyRuntime) -> bool:
         budget = runtime.config.trial_budget
+        if runtime.sampler_exhausted:
+            return not self._storage.optuna.get_all_trials(
+                runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
+            )
         if not budget:
             return False
         states = Counter(
@@ -483,7 +487,7 @@ class StudyService:
                 request_id,
                 "tell",
                 digest,
-                lambda: runtime.study.tell(frozen.number, values or None, state=state),
+                lambda: runtime.tell(frozen.number, values or None, state),
             )
         except UpdateFinishedTrialError:
             raise TrialFinishedError(
