@@ -18,7 +18,7 @@ _out = Console()
 _STATE_NAMES = {"running", "complete", "pruned", "failed", "waiting"}
 
 
-def state_from_name(name: str) -> int:
+def state_from_name(name: str) -> pb.TrialState:
     key = name.strip().lower()
     if key not in _STATE_NAMES:
         raise InvalidArgumentError.for_field(

@@ -388,7 +388,7 @@ def load_study(name: str, *, address: str | None = None, storage: str | None = N
     return Study(connection, connection.call("GetStudy", api.GetStudyRequest(name=name)))
 
 
-def _direction_to_pb(direction: str | StudyDirection) -> int:
+def _direction_to_pb(direction: str | StudyDirection) -> pb.Direction:
     if isinstance(direction, StudyDirection):
         direction = direction.name
     key = str(direction).lower()

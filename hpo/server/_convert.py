@@ -88,7 +88,7 @@ def study_to_pb(view: StudyView) -> pb.Study:
 # -- trials ----------------------------------------------------------------------------------
 
 
-def trial_state_from_pb(field: str, value: int) -> TrialState:
+def trial_state_from_pb(field: str, value: pb.TrialState) -> TrialState:
     if value not in TRIAL_STATES:
         raise InvalidArgumentError.for_field(field, "unknown trial state")
     return TRIAL_STATES[value]
