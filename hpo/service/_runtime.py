@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import optuna
 from optuna.distributions import BaseDistribution, check_distribution_compatibility
+from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import (
@@ -101,7 +102,8 @@ class StudyRuntime:
         local = self.study._thread_local
         local.in_optimize_loop = True
         try:
-            self.study.tell(number, values, state=state)
+            # Study.tell minus its deep copy of the result, which we never use (~0.3 ms).
+            _tell_with_warning(self.study, number, values, state)
         finally:
             local.in_optimize_loop = False
 
