@@ -32,10 +32,8 @@ def run_hpo(target: str, study_name: str, mode: str, n: int) -> None:
         study.tell(trial, value)
 
 
-def run_optuna(storage: optuna.storages.BaseStorage, study_name: str, mode: str, n: int) -> None:
-    study = optuna.load_study(
-        study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler()
-    )
+def optuna_loop(study: optuna.Study, mode: str, n: int) -> None:
+    """N trials of the benchmark's objective through an in-process Optuna study."""
     for _ in range(n):
         if mode == "dbr":
             trial = study.ask()
@@ -44,6 +42,11 @@ def run_optuna(storage: optuna.storages.BaseStorage, study_name: str, mode: str,
             trial = study.ask(SPACE)
             value = sum(trial.params.values())
         study.tell(trial, value)
+
+
+def run_optuna(storage: optuna.storages.BaseStorage, study_name: str, mode: str, n: int) -> None:
+    sampler = optuna.samplers.RandomSampler()
+    optuna_loop(optuna.load_study(study_name=study_name, storage=storage, sampler=sampler), mode, n)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ import optuna
 from optuna.distributions import FloatDistribution
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _client import optuna_loop  # noqa: E402
 from _servers import hpo_server, optuna_proxy  # noqa: E402
 
 import hpo  # noqa: E402
@@ -67,17 +68,9 @@ def run_clients(kind: str, target: str, study: str, mode: str, processes: int) -
 
 def in_memory(mode: str) -> float:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler())
-    n = TRIALS["memory"]
     start = time.perf_counter()
-    for _ in range(n):
-        if mode == "dbr":
-            trial = study.ask()
-            value = sum(trial.suggest_float(name, 0.0, 1.0) for name in SPACE)
-        else:
-            trial = study.ask(SPACE)
-            value = sum(trial.params.values())
-        study.tell(trial, value)
-    return n / (time.perf_counter() - start)
+    optuna_loop(study, mode, TRIALS["memory"])
+    return TRIALS["memory"] / (time.perf_counter() - start)
 
 
 def measure(peer: str, mode: str, processes: int) -> float:
