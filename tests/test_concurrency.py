@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import hpo
 from hpo.server import Coordinator
 
@@ -44,3 +46,47 @@ def test_processes_times_rounds_numbers_are_exact(coordinator: Coordinator) -> N
     assert len(reported) == processes * rounds
     assert {t.number: t.value for t in trials} == reported
     assert all(t.intermediate_values == {0: t.params["x"]} for t in trials)
+
+
+OPTIMIZE_CLIENT = """
+import sys, hpo
+study = hpo.load_study(sys.argv[2], address=sys.argv[1])
+study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1000)
+"""
+
+
+def test_two_coordinators_on_one_database_never_overshoot_the_budget(db_url: str) -> None:
+    budget = 24
+    with Coordinator(db_url) as first, Coordinator(db_url) as second:
+        hpo.create_study("shared", sampler="random", trial_budget=budget, address=first.address)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPTIMIZE_CLIENT, address, "shared"],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for address in (first.address, second.address) * 2
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err
+        trials = hpo.load_study("shared", address=second.address).trials
+    assert [t.number for t in trials] == list(range(budget))
+    assert all(t.state == hpo.TrialState.COMPLETE for t in trials)
+
+
+def test_failed_trials_give_their_budget_back(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("fb", trial_budget=3, address=sqlite_coordinator.address)
+
+    def sometimes_broken(trial: hpo.Trial) -> float:
+        if trial.number == 0:
+            raise RuntimeError("flaky")
+        return trial.suggest_float("x", 0, 1)
+
+    study.optimize(sometimes_broken, n_trials=10, catch=(RuntimeError,))
+    states = [t.state for t in study.trials]
+    assert states == [hpo.TrialState.FAIL] + [hpo.TrialState.COMPLETE] * 3
+    study.enqueue_trial({"x": 0.5})  # an explicit enqueue is honoured beyond the budget
+    assert study.ask().suggest_float("x", 0, 1) == 0.5
+    with pytest.raises(hpo.BudgetSpentError):
+        study.ask()

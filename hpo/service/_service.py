@@ -39,13 +39,14 @@ from hpo.service._views import (
     TrialPage,
     TrialView,
 )
-from hpo.storage import DuplicateKeyError, Storage
+from hpo.storage import ConditionFailedError, DuplicateKeyError, Statement, Storage
 
 _logger = logging.getLogger(__name__)
 
 FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
 SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
+CREATE_TRIAL = JournalOperation.CREATE_TRIAL
 MAX_FAIL_REASON = 16_000
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
 
@@ -141,6 +142,7 @@ class StudyService:
             self._storage.optuna.delete_study(runtime.study_id)
             self._storage.leases.delete_study(runtime.study_id)
             self._storage.requests.delete_study(runtime.study_id)
+            self._storage.budgets.delete_study(runtime.study_id)
         with self._runtimes_lock:
             self._runtimes.pop(name, None)
 
@@ -163,9 +165,15 @@ class StudyService:
                 held = self._held_trial(runtime, client_id)
                 if held is not None:
                     return AskOutcome(TrialView(study, held, client_id), False, heartbeat)
-            if self._budget_spent(runtime):
+            if runtime.sampler_exhausted and not self._waiting(runtime):
                 return AskOutcome(None, True, heartbeat)
-            trial = runtime.study.ask(dict(space))
+            take = self._budget_take(runtime)
+            try:
+                # A new trial takes a unit of the budget in the transaction that creates it.
+                with self._attached(take, CREATE_TRIAL, study_id=runtime.study_id):
+                    trial = runtime.study.ask(dict(space))
+            except ConditionFailedError:
+                return AskOutcome(None, True, heartbeat)
             trial_id = trial._trial_id
             if client_id:  # without one, the lease runs from the trial's start until a Heartbeat
                 self._storage.leases.grant(runtime.study_id, trial_id, client_id)
@@ -223,6 +231,7 @@ class StudyService:
                 request_id,
                 "report",
                 digest,
+                [],
                 lambda: self._storage.optuna.set_trial_intermediate_value(
                     frozen._trial_id, step, value
                 ),
@@ -280,7 +289,12 @@ class StudyService:
                 raise InvalidArgumentError.for_field(
                     f"params.{name}", f"{value!r} is outside {distribution}"
                 )
-        with runtime.lock:
+        statements = (
+            [self._storage.budgets.add_statement(runtime.study_id)]
+            if runtime.config.trial_budget
+            else []
+        )
+        with runtime.lock, self._attached(statements, CREATE_TRIAL, study_id=runtime.study_id):
             runtime.study.enqueue_trial(dict(params), dict(user_attrs or {}))
             waiting = self._storage.optuna.get_all_trials(
                 runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
@@ -365,12 +379,16 @@ class StudyService:
             ):
                 return False
             reason = LEASE_EXPIRED.format(seconds=runtime.config.lease_seconds)
+            history = [*trial.system_attrs.get(RETRY_HISTORY_ATTR, []), trial.number]
+            retry = len(history) <= runtime.config.retry_budget
             try:
-                self._finish(runtime, trial, TrialState.FAIL, [], reason)
+                # A trial that will be retried passes its unit of the budget to the retry.
+                self._finish(runtime, trial, TrialState.FAIL, [], reason, keep_budget=retry)
             except TrialFinishedError:
                 return False  # another coordinator (or the client's Tell) got there first
             _logger.info("study %r trial %d: %s", runtime.name, number, reason)
-            self._requeue(runtime, runtime.frozen(number))
+            if retry:
+                self._requeue(runtime, runtime.frozen(number), history)
             return True
 
     @staticmethod
@@ -380,10 +398,7 @@ class StudyService:
         started = trial.datetime_start.timestamp() if trial.datetime_start else now
         return now - started
 
-    def _requeue(self, runtime: StudyRuntime, failed: FrozenTrial) -> None:
-        history = [*failed.system_attrs.get(RETRY_HISTORY_ATTR, []), failed.number]
-        if len(history) > runtime.config.retry_budget:
-            return
+    def _requeue(self, runtime: StudyRuntime, failed: FrozenTrial, history: list[int]) -> None:
         runtime.study.add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,
@@ -414,8 +429,16 @@ class StudyService:
         with self._runtimes_lock:
             runtime = self._runtimes.get(name)
             if runtime is None or runtime.study_id != study_id:
-                runtime = self._runtimes[name] = StudyRuntime.load(self._storage, name, study_id)
+                runtime = StudyRuntime.load(self._storage, name, study_id)
+                if runtime.config.trial_budget:
+                    self._storage.budgets.ensure(study_id, issued=self._issued(runtime))
+                self._runtimes[name] = runtime
             return runtime
+
+    def _issued(self, runtime: StudyRuntime) -> int:
+        """Trials holding a unit of the budget: all but the failed ones."""
+        trials = self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
+        return sum(t.state != TrialState.FAIL for t in trials)
 
     def _view(self, runtime: StudyRuntime, trial: FrozenTrial) -> TrialView:
         lease = (
@@ -432,20 +455,28 @@ class StudyService:
             self._storage.leases.release(trial_id)
         return None
 
-    def _budget_spent(self, runtime: StudyRuntime) -> bool:
-        budget = runtime.config.trial_budget
-        if runtime.sampler_exhausted:
-            return not self._storage.optuna.get_all_trials(
+    def _waiting(self, runtime: StudyRuntime) -> bool:
+        return bool(
+            self._storage.optuna.get_all_trials(
                 runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
             )
-        if not budget:
-            return False
-        states = Counter(
-            t.state for t in self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
         )
-        if states[TrialState.WAITING]:
-            return False  # enqueued trials (retries among them) are within the budget already
-        return sum(n for s, n in states.items() if s != TrialState.FAIL) >= budget
+
+    def _budget_take(self, runtime: StudyRuntime) -> list[Statement]:
+        budget = runtime.config.trial_budget
+        return [self._storage.budgets.take_statement(runtime.study_id, budget)] if budget else []
+
+    def _attached(self, statements: list[Statement], op_code: int, **match: Any) -> Any:
+        """Commit ``statements`` with this thread's next journal log of ``op_code`` whose
+        fields equal ``match`` (see SqlJournalBackend.attach)."""
+
+        def is_ours(logs: Sequence[dict[str, Any]]) -> bool:
+            return any(
+                log["op_code"] == op_code and all(log.get(k) == v for k, v in match.items())
+                for log in logs
+            )
+
+        return self._storage.optuna.backend.attach(statements, when=is_ours)
 
     def _should_prune(self, runtime: StudyRuntime, number: int) -> bool:
         with runtime.prune_lock:
@@ -471,10 +502,15 @@ class StudyService:
         fail_reason: str,
         request_id: str = "",
         digest: str = "",
+        keep_budget: bool = False,
     ) -> None:
-        """Finish a running trial; its lease goes, and its request id is recorded, in the
-        same transaction as the final state."""
+        """Finish a running trial. In the same transaction as its final state: its lease
+        ends, its request id is recorded, and a failed trial returns its unit of the budget
+        (unless ``keep_budget``: a retry takes it over)."""
         trial_id = frozen._trial_id
+        extra = []
+        if state == TrialState.FAIL and runtime.config.trial_budget and not keep_budget:
+            extra.append(self._storage.budgets.give_back_statement(runtime.study_id))
         try:
             if state == TrialState.FAIL and fail_reason:
                 self._storage.optuna.set_trial_system_attr(
@@ -487,6 +523,7 @@ class StudyService:
                 request_id,
                 "tell",
                 digest,
+                extra,
                 lambda: runtime.tell(frozen.number, values or None, state),
             )
         except UpdateFinishedTrialError:
@@ -504,11 +541,12 @@ class StudyService:
         request_id: str,
         method: str,
         digest: str,
+        extra: list[Statement],
         write: Callable[[], Any],
     ) -> None:
-        """Run ``write``; its journal log for ``trial_id`` commits together with the request
-        id (if any) and, for a final state, the end of the trial's lease."""
-        statements = []
+        """Run ``write``; its journal log for ``trial_id`` commits together with ``extra``,
+        the request id (if any) and, for a final state, the end of the trial's lease."""
+        statements = list(extra)
         if op_code == SET_STATE:
             statements.append(self._storage.leases.release_statement(trial_id))
         if request_id:
@@ -517,14 +555,8 @@ class StudyService:
                     runtime.study_id, request_id, method, digest
                 )
             )
-
-        def is_ours(logs: Sequence[dict[str, Any]]) -> bool:
-            return any(
-                log["op_code"] == op_code and log.get("trial_id") == trial_id for log in logs
-            )
-
         try:
-            with self._storage.optuna.backend.attach(statements, when=is_ours):
+            with self._attached(statements, op_code, trial_id=trial_id):
                 write()
         except DuplicateKeyError:
             # The request id is taken and nothing was written: by a concurrent retry of this

@@ -20,11 +20,12 @@ from hpo.storage._engine import (
 )
 from hpo.storage._journal import SnapshotJournalStorage, SqlJournalBackend
 from hpo.storage._migrate import upgrade
-from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger
-from hpo.storage._sql import RawSql, Statement
+from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger, TrialBudget
+from hpo.storage._sql import ConditionFailedError, RawSql, Statement
 
 __all__ = [
     "DEFAULT_URL",
+    "ConditionFailedError",
     "DuplicateKeyError",
     "Lease",
     "LeaseStore",
@@ -34,6 +35,7 @@ __all__ = [
     "Statement",
     "SqlJournalBackend",
     "Storage",
+    "TrialBudget",
     "open_storage",
     "optuna_storage",
     "redact_url",
@@ -49,6 +51,7 @@ class Storage:
     optuna: SnapshotJournalStorage
     leases: LeaseStore
     requests: RequestLedger
+    budgets: TrialBudget
 
     def close(self) -> None:
         self.engine.dispose()
@@ -65,6 +68,7 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
         optuna=SnapshotJournalStorage(SqlJournalBackend(engine)),
         leases=LeaseStore(sql),
         requests=RequestLedger(sql),
+        budgets=TrialBudget(sql),
     )
 
 

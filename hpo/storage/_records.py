@@ -77,7 +77,7 @@ class LeaseStore:
 
     @staticmethod
     def release_statement(trial_id: int) -> Statement:
-        return ("DELETE FROM hpo_leases WHERE trial_id = ?", (trial_id,))
+        return Statement("DELETE FROM hpo_leases WHERE trial_id = ?", (trial_id,))
 
     def release(self, trial_id: int) -> None:
         with self._sql.write() as cursor:
@@ -110,7 +110,7 @@ class RequestLedger:
     @staticmethod
     def record_statement(study_id: int, request_id: str, method: str, digest: str) -> Statement:
         """Insert the request id; a duplicate key means the id was used before."""
-        return (
+        return Statement(
             "INSERT INTO hpo_requests (study_id, request_id, method, digest, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (study_id, request_id, method, digest, time.time()),
@@ -121,3 +121,53 @@ class RequestLedger:
             cursor.execute(
                 self._sql.sql("DELETE FROM hpo_requests WHERE study_id = ?"), (study_id,)
             )
+
+
+class TrialBudget:
+    """A study's trial budget as a counter of issued trials, changed only inside the journal
+    transaction that creates or fails a trial, so replicas can never hand out one too many.
+
+    A trial holds a unit from its creation (by Ask or EnqueueTrial) until it fails; a failed
+    trial that is re-queued passes its unit to the retry.
+    """
+
+    def __init__(self, sql: RawSql) -> None:
+        self._sql = sql
+
+    def ensure(self, study_id: int, issued: int) -> None:
+        """Start counting for a study (a no-op when it is counted already)."""
+        with self._sql.write() as cursor:
+            cursor.execute(
+                self._sql.sql(
+                    "INSERT INTO hpo_budgets (study_id, issued) VALUES (?, ?) "
+                    "ON CONFLICT (study_id) DO NOTHING"
+                ),
+                (study_id, issued),
+            )
+
+    @staticmethod
+    def take_statement(study_id: int, budget: int) -> Statement:
+        """Issue one unit if fewer than ``budget`` are out; otherwise fail the transaction."""
+        return Statement(
+            "UPDATE hpo_budgets SET issued = issued + 1 WHERE study_id = ? AND issued < ?",
+            (study_id, budget),
+            guard=True,
+        )
+
+    @staticmethod
+    def add_statement(study_id: int) -> Statement:
+        """Issue one unit whatever the count (an explicitly enqueued trial)."""
+        return Statement(
+            "UPDATE hpo_budgets SET issued = issued + 1 WHERE study_id = ?", (study_id,)
+        )
+
+    @staticmethod
+    def give_back_statement(study_id: int) -> Statement:
+        return Statement(
+            "UPDATE hpo_budgets SET issued = issued - 1 WHERE study_id = ? AND issued > 0",
+            (study_id,),
+        )
+
+    def delete_study(self, study_id: int) -> None:
+        with self._sql.write() as cursor:
+            cursor.execute(self._sql.sql("DELETE FROM hpo_budgets WHERE study_id = ?"), (study_id,))

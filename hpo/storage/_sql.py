@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from hpo.storage._engine import is_postgresql, translate_db_errors
 
-Statement = tuple[str, Sequence[Any]]
+
+class ConditionFailedError(Exception):
+    """A guarded statement changed no row: its transaction was rolled back."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement with ``?`` placeholders. A ``guard`` must change exactly one row,
+    or the whole transaction it runs in is rolled back with :class:`ConditionFailedError`."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    guard: bool = False
 
 
 class RawSql:
@@ -67,5 +80,7 @@ class RawSql:
                 conn.close()
 
     def execute_all(self, cursor: Any, statements: Sequence[Statement]) -> None:
-        for text, params in statements:
-            cursor.execute(self.sql(text), params)
+        for statement in statements:
+            cursor.execute(self.sql(statement.sql), statement.params)
+            if statement.guard and cursor.rowcount != 1:
+                raise ConditionFailedError(statement.sql)

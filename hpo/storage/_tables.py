@@ -40,3 +40,11 @@ requests = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+budgets = sa.Table(
+    "hpo_budgets",
+    metadata,
+    sa.Column("study_id", _BigInt, primary_key=True, autoincrement=False),
+    # Trials holding a unit of the study's trial budget (see TrialBudget).
+    sa.Column("issued", sa.BigInteger, nullable=False),
+)
