@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import socket
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import optuna
 from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -25,15 +22,15 @@ from hpo.client._connection import Connection, connect
 from hpo.client._embedded import resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._heartbeat import Heartbeat
+from hpo.client._run import ObjectiveFn, run_trial
 from hpo.client._trial import Trial
-from hpo.errors import BudgetSpentError, TrialFinishedError
+from hpo.errors import BudgetSpentError
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
 
 _logger = logging.getLogger("hpo")
 
 AlgorithmLike = str | Mapping[str, Any] | None
-ObjectiveFn = Callable[[Trial], float | Sequence[float]]
 
 
 class Study:
@@ -277,7 +274,7 @@ class _OptimizeLoop:
                 self.stop.set()
                 return
             try:
-                frozen = self._run_trial(trial)
+                frozen = run_trial(self.study, trial, self.func, self.catch)
             except BaseException:
                 self.stop.set()
                 raise
@@ -286,48 +283,6 @@ class _OptimizeLoop:
                     callback(self.study, frozen)
             if self.progress is not None:
                 self.progress.advance(self.task)
-
-    def _run_trial(self, trial: Trial) -> FrozenTrial | None:
-        try:
-            result = self.func(trial)
-        except optuna.TrialPruned:
-            return self._tell(trial, None, TrialState.PRUNED)
-        except self.catch as e:
-            _logger.warning("trial %d failed: %r (caught)", trial.number, e)
-            return self._tell(trial, None, TrialState.FAIL, traceback.format_exc())
-        except BaseException:
-            self._tell(trial, None, TrialState.FAIL, traceback.format_exc())
-            raise
-        values, problem = _objective_values(result, len(self.study.directions))
-        if problem:
-            _logger.warning("trial %d failed: %s", trial.number, problem)
-            return self._tell(trial, None, TrialState.FAIL, problem)
-        return self._tell(trial, values, TrialState.COMPLETE)
-
-    def _tell(
-        self, trial: Trial, values: Any, state: TrialState, reason: str = ""
-    ) -> FrozenTrial | None:
-        try:
-            return self.study.tell(trial, values, state, fail_reason=reason)
-        except TrialFinishedError as e:  # lease expired while the objective ran
-            _logger.warning("trial %d was finished by the coordinator: %s", trial.number, e)
-            return None
-
-
-def _objective_values(result: Any, n_objectives: int) -> tuple[list[float], str]:
-    """The objective's return as floats, or why it cannot be recorded as COMPLETE."""
-    items = (
-        list(result) if isinstance(result, Sequence) and not isinstance(result, str) else [result]
-    )
-    try:
-        values = [float(v) for v in items]
-    except (TypeError, ValueError):
-        return [], f"the objective returned {result!r}, not a number"
-    if len(values) != n_objectives:
-        return [], f"the objective returned {len(values)} value(s) for {n_objectives} direction(s)"
-    if any(math.isnan(v) for v in values):
-        return [], f"the objective returned NaN: {result!r}"
-    return values, ""
 
 
 # -- entry points ----------------------------------------------------------------------------

@@ -39,6 +39,11 @@ class Trial:
         self._user_attrs = {k: json.loads(v) for k, v in message.user_attrs.items()}
         self._should_prune = False
         self.client_id = message.client_id
+        #: The accelerator this trial may use: "cpu", or "cuda" when the worker that runs it
+        #: holds a GPU (then only its GPUs are visible, as cuda:0, cuda:1, ...).
+        self.device = "cpu"
+        #: The ids of the GPUs given to this trial by its worker (empty on CPU).
+        self.gpu_ids: list[str] = []
         for param in message.params:
             self._distributions[param.name] = distribution_from_pb(param.name, param.distribution)
             self._params[param.name] = value_from_pb(param.name, param.value)
