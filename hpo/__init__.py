@@ -18,11 +18,17 @@ Set ``HPO_ADDRESS=host:port`` (or pass ``address=``) to use a coordinator starte
 
 from __future__ import annotations
 
-from optuna import TrialPruned
-from optuna.trial import FrozenTrial, TrialState
+import os as _os
 
-from hpo.client import Study, Trial, create_study, load_study
-from hpo.errors import (
+# gRPC's C core otherwise logs a line each time a process forks while a channel is open,
+# which Ray does for every worker. Set before grpc is imported; an explicit setting wins.
+_os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+from optuna import TrialPruned  # noqa: E402
+from optuna.trial import FrozenTrial, TrialState  # noqa: E402
+
+from hpo.client import Study, Trial, create_study, load_study  # noqa: E402
+from hpo.errors import (  # noqa: E402
     AlreadyExistsError,
     BudgetSpentError,
     FailedPreconditionError,

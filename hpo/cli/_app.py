@@ -81,6 +81,91 @@ def server(
     print("stopped", flush=True)
 
 
+@app.command()
+def sweep(
+    objective: Annotated[str, typer.Argument(help="FILE.py:FUNCTION or MODULE:FUNCTION.")],
+    study: Annotated[str, typer.Option(help="Study name (new, or existing with --resume).")],
+    trials: Annotated[int, typer.Option(help="Trial budget (failed trials excluded).")] = 100,
+    direction: Annotated[str, typer.Option(help="minimize or maximize.")] = "minimize",
+    workers: Annotated[int, typer.Option(help="Ray worker actors to start.")] = 2,
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs each worker holds.")] = 1.0,
+    gpus_per_trial: Annotated[
+        float, typer.Option(help="GPUs each worker holds; 0.5 lets two trials share one.")
+    ] = 0.0,
+    sampler: Annotated[str, typer.Option(help="tpe, gp, cmaes, nsga2, qmc, random, grid.")] = "tpe",
+    sampler_options: Annotated[
+        str, typer.Option(help="Sampler options as JSON, e.g. '{\"seed\": 1}'.")
+    ] = "{}",
+    pruner: Annotated[
+        str,
+        typer.Option(
+            help="median, percentile, successive_halving, hyperband, wilcoxon, "
+            "patient, threshold, none."
+        ),
+    ] = "median",
+    pruner_options: Annotated[str, typer.Option(help="Pruner options as JSON.")] = "{}",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            envvar="RAY_ADDRESS",
+            help="Ray cluster to join (ray://head:10001). Default: a local Ray.",
+        ),
+    ] = None,
+    coordinator: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HPO_ADDRESS",
+            help="host:port of a coordinator. Default: one embedded in this process.",
+        ),
+    ] = None,
+    storage: Storage = None,
+    resume: Annotated[bool, typer.Option(help="Continue an existing study to its budget.")] = False,
+    max_failures: Annotated[
+        int | None, typer.Option(help="Stop once more trials than this have failed.")
+    ] = None,
+) -> None:
+    """Run a sweep on Ray workers with live progress and early stopping by the coordinator."""
+    from hpo.workers import run_sweep
+
+    try:
+        result = run_sweep(
+            objective,
+            study=study,
+            n_trials=trials,
+            direction=direction,
+            workers=workers,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            sampler={"name": sampler, **_json_object("--sampler-options", sampler_options)},
+            pruner={"name": pruner, **_json_object("--pruner-options", pruner_options)},
+            coordinator=coordinator,
+            storage=storage,
+            ray_address=address,
+            resume=resume,
+            max_failures=max_failures,
+        )
+    except KeyboardInterrupt:
+        _err.print(f"interrupted: continue with `hpo sweep ... --study {study} --resume`")
+        raise typer.Exit(130) from None
+    except ValueError as e:
+        _fail(str(e))
+    if result.stopped:
+        raise typer.Exit(2)
+
+
+def _json_object(option: str, text: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as e:
+        _fail(f"{option}: not valid JSON ({e.msg})")
+    if not isinstance(value, dict):
+        _fail(f"{option}: must be a JSON object")
+    return value
+
+
 @studies_app.command("list")
 def studies_list(address: Address = None, storage: Storage = None, as_json: AsJson = False) -> None:
     """All studies with their trial counts."""

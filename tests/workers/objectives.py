@@ -1,0 +1,46 @@
+"""Objectives the worker-pool tests run; loaded by path in Ray workers, like `hpo sweep`."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import optuna
+
+
+def gpu_objective(trial) -> float:
+    """Records where it ran and when, holding its slot for a moment."""
+    start = time.time()
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(0.4)
+    trial.set_user_attr("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+    trial.set_user_attr("gpu_ids", trial.gpu_ids)
+    trial.set_user_attr("device", trial.device)
+    trial.set_user_attr("window", [start, time.time()])
+    return x
+
+
+def slow_objective(trial) -> float:
+    """Reports for about two seconds, publishing its process id first (for SIGKILL tests)."""
+    trial.set_user_attr("pid", os.getpid())
+    x = trial.suggest_float("x", 0, 1)
+    for step in range(20):
+        time.sleep(0.1)
+        trial.report(x + step, step)
+    return x
+
+
+def flaky_objective(trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(0.1)
+    if trial.number % 2 == 0:
+        raise RuntimeError(f"objective bug on trial {trial.number}")
+    return x
+
+
+def sleepy_objective(trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(0.3)
+    if x > 2:  # never: keeps the optuna import honest for pruning-capable objectives
+        raise optuna.TrialPruned()
+    return x

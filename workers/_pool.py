@@ -1,0 +1,86 @@
+"""A pool of long-lived Ray actors, one per resource slot, working on one study."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from hpo.workers._actor import TrialWorker, WorkerReport
+from hpo.workers._objective import ObjectiveRef
+
+_logger = logging.getLogger("hpo.workers")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each trial gets: CPUs and a (possibly fractional) number of GPUs."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cpus < 0 or self.gpus < 0:
+            raise ValueError("cpus_per_trial and gpus_per_trial must be >= 0")
+        if self.gpus > 1 and self.gpus != int(self.gpus):
+            raise ValueError("gpus_per_trial above 1 must be a whole number")
+
+
+class WorkerPool:
+    """``size`` TrialWorker actors with ``resources`` each, started at once.
+
+    Actors Ray cannot place yet wait for resources; when the study's budget is spent every
+    actor's ``run`` returns. A killed actor is restarted by Ray (``max_restarts=-1``) and its
+    ``run`` re-executed (``max_task_retries=-1``).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        resources: Resources,
+        coordinator: str,
+        study: str,
+        objective: ObjectiveRef | Callable[..., Any],
+    ) -> None:
+        if size < 1:
+            raise ValueError("workers must be >= 1")
+        actor_class = ray.remote(TrialWorker).options(
+            num_cpus=resources.cpus,
+            num_gpus=resources.gpus,
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
+        run_id = uuid.uuid4().hex[:8]
+        self.worker_ids = [f"{study}/worker-{i}-{run_id}" for i in range(size)]
+        self.actors = [
+            actor_class.remote(worker_id, coordinator, study, objective)
+            for worker_id in self.worker_ids
+        ]
+        self._pending = {actor.run.remote(): actor for actor in self.actors}
+        self.reports: list[WorkerReport] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self._pending)
+
+    def wait(self, timeout: float) -> None:
+        """Collect the workers that finished within ``timeout`` seconds; release their slots.
+        A worker that failed (coordinator unreachable, say) raises here."""
+        if not self._pending:
+            return
+        done, _ = ray.wait(list(self._pending), num_returns=len(self._pending), timeout=timeout)
+        for ref in done:
+            actor = self._pending.pop(ref)
+            try:
+                self.reports.append(ray.get(ref))
+            finally:
+                ray.kill(actor, no_restart=True)
+
+    def stop(self) -> None:
+        """Kill every worker now (their running trials stay RUNNING until told otherwise)."""
+        for actor in self._pending.values():
+            ray.kill(actor, no_restart=True)
+        self._pending.clear()
