@@ -12,6 +12,7 @@ import ray
 from hpo.workers._objective import objective_loader
 from hpo.workers._pool import Resources, WorkerPool
 from hpo.workers._progress import SweepProgress, print_summary, state_counts
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 
@@ -28,6 +29,7 @@ class SweepResult:
 
     study: str
     counts: dict[str, int]
+    #: The best completed trials, best first (the Pareto front for several directions).
     best_trials: list[FrozenTrial]
     seconds: float
     #: Why the sweep stopped before its budget, or None when it reached it.
@@ -114,7 +116,7 @@ def run_sweep(
             pool.stop()
             _fail_abandoned(handle, pool.worker_ids, f"sweep stopped: {stopped}")
     counts = state_counts(handle.info())
-    best = handle.best_trials
+    best = _leaders(handle)
     if progress:
         if stopped:
             console.print(f"[yellow]sweep stopped: {stopped}[/yellow]")
@@ -175,6 +177,15 @@ def _ensure_ray(address: str | None, console: Console) -> None:
     ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
     if address:
         console.print(f"joined Ray cluster at {address}")
+
+
+def _leaders(study: Study, limit: int = 5) -> list[FrozenTrial]:
+    """The best few completed trials (by value), or the Pareto front of several directions."""
+    if len(study.directions) != 1:
+        return study.best_trials
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    maximize = study.direction == StudyDirection.MAXIMIZE
+    return sorted(complete, key=lambda t: t.value or 0.0, reverse=maximize)[:limit]
 
 
 def _best_value(study: Study) -> float | None:

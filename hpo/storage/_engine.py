@@ -84,8 +84,6 @@ def _driver_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseEx
     """(unavailable, duplicate-key) exception classes of the DBAPI drivers hpo uses."""
     import sqlite3
 
-    import psycopg
-
     unavailable: tuple[type[BaseException], ...] = (
         exc.OperationalError,
         exc.InterfaceError,
@@ -93,14 +91,17 @@ def _driver_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseEx
         exc.TimeoutError,
         sqlite3.OperationalError,
         sqlite3.InterfaceError,
-        psycopg.OperationalError,
-        psycopg.InterfaceError,
     )
     duplicate: tuple[type[BaseException], ...] = (
         exc.IntegrityError,
         sqlite3.IntegrityError,
-        psycopg.IntegrityError,
     )
+    try:
+        import psycopg
+    except ImportError:  # SQLite only (psycopg needs libpq)
+        return unavailable, duplicate
+    unavailable += (psycopg.OperationalError, psycopg.InterfaceError)
+    duplicate += (psycopg.IntegrityError,)
     return unavailable, duplicate
 
 
