@@ -94,6 +94,8 @@ def run_sweep(
     budget = int(handle.info().trial_budget)
     loader = objective_loader(objective)
     _ensure_ray(ray_address, console)
+    if coordinator is None and _embedded(address):
+        _require_single_node(address)
     started = time.monotonic()
     pool = WorkerPool(workers, Resources(cpus_per_trial, gpus_per_trial), address, study, loader)
     if on_start is not None:
@@ -186,6 +188,22 @@ def _leaders(study: Study, limit: int = 5) -> list[FrozenTrial]:
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     maximize = study.direction == StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda t: t.value or 0.0, reverse=maximize)[:limit]
+
+
+def _embedded(address: str) -> bool:
+    return address.startswith(("127.", "localhost", "[::1]"))
+
+
+def _require_single_node(address: str) -> None:
+    """Workers on other machines cannot reach a coordinator on this one's loopback."""
+    here = ray.util.get_node_ip_address()
+    others = {n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")} - {here}
+    if others:
+        raise FailedPreconditionError(
+            f"the Ray cluster has other nodes ({', '.join(sorted(others))}) that cannot reach "
+            f"the coordinator embedded here on {address}: start `hpo server` on a reachable "
+            "address and pass coordinator= (--coordinator)"
+        )
 
 
 def _best_value(study: Study) -> float | None:

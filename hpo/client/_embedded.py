@@ -11,7 +11,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from hpo.storage import DEFAULT_URL
+from hpo._defaults import DEFAULT_STORAGE_URL
 
 if TYPE_CHECKING:
     from hpo.server import Coordinator
@@ -34,7 +34,7 @@ def resolve_address(address: str | None, storage: str | None) -> str:
         return address
     if not storage and os.environ.get(ADDRESS_ENV):
         return os.environ[ADDRESS_ENV]
-    return embedded_address(storage or os.environ.get(STORAGE_ENV) or DEFAULT_URL)
+    return embedded_address(storage or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE_URL)
 
 
 def embedded_address(storage: str) -> str:

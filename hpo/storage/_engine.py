@@ -10,11 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
+from hpo._defaults import DEFAULT_STORAGE_URL
 from hpo.errors import UnavailableError
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_URL = "sqlite:///hpo.db"
+DEFAULT_URL = DEFAULT_STORAGE_URL
 # Execution option that makes a SQLite transaction take the write lock up front, so that
 # read-then-write transactions (the journal's next sequence number) cannot interleave.
 WRITE_OPTION = "hpo_write"

@@ -1,0 +1,6 @@
+"""Defaults shared by the SDK and the coordinator, in a module that imports nothing heavy."""
+
+from __future__ import annotations
+
+#: The embedded coordinator's database: a SQLite file in the working directory.
+DEFAULT_STORAGE_URL = "sqlite:///hpo.db"
