@@ -16,6 +16,7 @@ The tree, with the gRPC status code each class travels as::
     ├── PermissionDeniedError       PERMISSION_DENIED
     ├── ResourceExhaustedError      RESOURCE_EXHAUSTED
     ├── DeadlineExceededError       DEADLINE_EXCEEDED    client-side only
+    ├── IntegrityError              DATA_LOSS            stored bytes do not match their digest
     └── InternalError               INTERNAL             a bug in hpo, never the client's input
 
 This module is the one table between errors and status codes: the server's error
@@ -31,6 +32,7 @@ __all__ = [
     "DeadlineExceededError",
     "FailedPreconditionError",
     "HpoError",
+    "IntegrityError",
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -142,6 +144,12 @@ class DeadlineExceededError(HpoError):
     retryable = True
 
 
+class IntegrityError(HpoError):
+    """An artifact's bytes do not hash to its recorded digest: never a silently wrong model."""
+
+    code = "DATA_LOSS"
+
+
 class InternalError(HpoError):
     """A fault inside hpo; the message carries no internals."""
 
@@ -160,6 +168,7 @@ _BY_CODE: dict[str, type[HpoError]] = {
         PermissionDeniedError,
         ResourceExhaustedError,
         DeadlineExceededError,
+        IntegrityError,
         InternalError,
     )
 }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
 from hpo.errors import HpoError, error_for_code
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
+from hpo.v1 import registry_pb2_grpc as reg_grpc
+from hpo.v1 import tracking_pb2_grpc as trk_grpc
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_SECONDS = 120.0
@@ -44,11 +47,18 @@ class Connection:
                 ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
             ],
         )
-        self._stub = api_grpc.CoordinatorStub(self._channel)
+        self._stubs: dict[str, Any] = {
+            "coordinator": api_grpc.CoordinatorStub(self._channel),
+            "tracking": trk_grpc.TrackingStub(self._channel),
+            "registry": reg_grpc.RegistryStub(self._channel),
+        }
 
-    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        """Invoke ``method`` (e.g. ``"Ask"``) with ``request``; see the class docstring."""
-        rpc = getattr(self._stub, method)
+    def call(
+        self, method: str, request: Any, timeout: float | None = None, service: str = "coordinator"
+    ) -> Any:
+        """Invoke ``method`` (e.g. ``"Ask"``) of ``service`` with ``request``; see the class
+        docstring."""
+        rpc = getattr(self._stubs[service], method)
         give_up = time.monotonic() + self.retry_seconds
         delay = 0.05
         while True:
@@ -60,6 +70,24 @@ class Connection:
                     raise error from None
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
+
+    def upload(self, requests: Iterator[Any], timeout: float | None = None) -> Any:
+        """UploadArtifact: stream ``requests`` (header, then chunks). Not retried here: the
+        caller re-sends the whole stream, which is safe (content-addressed)."""
+        try:
+            return self._stubs["tracking"].UploadArtifact(requests, timeout=timeout or self.timeout)
+        except grpc.RpcError as e:
+            raise _error_from_rpc(e) from None
+
+    def download(self, request: Any, timeout: float | None = None) -> Iterator[bytes]:
+        """DownloadArtifact: the artifact's bytes, chunk by chunk."""
+        try:
+            for chunk in self._stubs["tracking"].DownloadArtifact(
+                request, timeout=timeout or self.timeout
+            ):
+                yield chunk.data
+        except grpc.RpcError as e:
+            raise _error_from_rpc(e) from None
 
     def close(self) -> None:
         self._channel.close()

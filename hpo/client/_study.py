@@ -22,6 +22,7 @@ from hpo.client._connection import Connection, connect
 from hpo.client._embedded import resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._heartbeat import Heartbeat
+from hpo.client._lineage import own_lineage, trial_lineage
 from hpo.client._run import ObjectiveFn, run_trial
 from hpo.client._trial import Trial
 from hpo.errors import BudgetSpentError
@@ -80,7 +81,7 @@ class Study:
         while its trial runs gets that trial back (for workers that may crash and restart).
         Raises :class:`hpo.BudgetSpentError` once the study's trial budget is reached.
         """
-        request = api.AskRequest(study=self.study_name, client_id=client_id)
+        request = api.AskRequest(study=self.study_name, client_id=client_id, lineage=own_lineage())
         if fixed_distributions:
             request.search_space.CopyFrom(search_space_to_pb(fixed_distributions))
         response = self._call("Ask", request)
@@ -166,6 +167,11 @@ class Study:
             loop.close()
 
     # -- results ---------------------------------------------------------------------------
+
+    def lineage(self, number: int) -> Any:
+        """Everything recorded for trial ``number``: code, environment, seed, data, metrics,
+        artifacts (a ``hpo.v1.TrialLineage`` message)."""
+        return trial_lineage(self._connection, self.study_name, number)
 
     @property
     def trials(self) -> list[FrozenTrial]:

@@ -16,6 +16,7 @@ from optuna.distributions import (
 )
 
 from hpo._wire import distribution_from_pb, distribution_to_pb, value_from_pb
+from hpo.client import _lineage
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
 
@@ -128,6 +129,36 @@ class Trial:
         )
         self.study._call("SetTrialUserAttr", request)
         self._user_attrs[key] = value
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def log_seed(self, seed: int) -> None:
+        """Record the random seed this trial uses (its code and environment are recorded
+        already, at ask time)."""
+        _lineage.record_seed(self._connection, self.study.study_name, self.number, seed)
+
+    def log_data(self, data: Any, name: str | None = None) -> Any:
+        """Record what the trial read: a file or directory path, a numpy array or a pandas
+        DataFrame, by content hash (BLAKE3; unchanged files are not read again). ``name``
+        defaults to the path's base name, else "data". Returns the ``DataRecord``."""
+        return _lineage.log_data(self._connection, self.study.study_name, self.number, data, name)
+
+    def log_metric(self, name: str, value: float, step: int = 0) -> None:
+        """Record a metric beside the objective (one value per step; the first one stays)."""
+        _lineage.log_metrics(
+            self._connection, self.study.study_name, self.number, [(name, int(step), float(value))]
+        )
+
+    def log_artifact(self, path: Any, name: str | None = None) -> Any:
+        """Upload a file (a model, a plot) to the artifact store, streamed in chunks and
+        stored under its digest. Returns the ``ArtifactRecord``."""
+        return _lineage.log_artifact(
+            self._connection, self.study.study_name, self.number, path, name
+        )
+
+    @property
+    def _connection(self) -> Any:
+        return self.study._connection
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study.study_name!r}, number={self.number})"

@@ -10,13 +10,17 @@ import optuna
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hpo.server._errors import ErrorInterceptor
+from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
 from hpo.server._servicer import CoordinatorServicer
-from hpo.service import LeaseReaper, StudyService
-from hpo.storage import DEFAULT_URL, open_storage, redact_url
+from hpo.service import LeaseReaper, RegistryService, StudyService, TrackingService
+from hpo.storage import DEFAULT_URL, ArtifactStore, open_storage, redact_url
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
+from hpo.v1 import registry_pb2_grpc as reg_grpc
+from hpo.v1 import tracking_pb2_grpc as trk_grpc
 
 _logger = logging.getLogger("hpo.server")
 SERVICE_NAME = "hpo.v1.Coordinator"
+SERVICE_NAMES = (SERVICE_NAME, "hpo.v1.Tracking", "hpo.v1.Registry")
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -34,11 +38,15 @@ class Coordinator:
         port: int = 0,
         max_workers: int = 16,
         reap_interval: float = 5.0,
+        artifacts_url: str | None = None,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.storage_url = storage_url
         self.storage = open_storage(storage_url)
         self.service = StudyService(self.storage)
+        self.artifacts_url = artifacts_url or default_artifacts_url(storage_url)
+        self.tracking = TrackingService(self.service, ArtifactStore(self.artifacts_url))
+        self.registry = RegistryService(self.service)
         self._reaper = LeaseReaper(self.service, interval=reap_interval)
         self._health = health.HealthServicer()
         options = [
@@ -52,6 +60,8 @@ class Coordinator:
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
+        trk_grpc.add_TrackingServicer_to_server(TrackingServicer(self.tracking), self._server)
+        reg_grpc.add_RegistryServicer_to_server(RegistryServicer(self.registry), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.host = host
         self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
@@ -65,7 +75,7 @@ class Coordinator:
     def start(self) -> Coordinator:
         self._server.start()
         self._reaper.start()
-        for name in ("", SERVICE_NAME):
+        for name in ("", *SERVICE_NAMES):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         _logger.info("coordinator on %s serving %s", self.address, redact_url(self.storage_url))
         return self
@@ -84,6 +94,19 @@ class Coordinator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def default_artifacts_url(storage_url: str) -> str:
+    """Beside a SQLite file (``hpo.db`` -> ``hpo-artifacts/``); else ``./hpo-artifacts``."""
+    import os
+
+    from hpo.storage._engine import normalize_url
+
+    url = normalize_url(storage_url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = url[len("sqlite:///") :]
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "hpo-artifacts")
+    return os.path.abspath("hpo-artifacts")
 
 
 def _bracket(host: str) -> str:

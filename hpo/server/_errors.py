@@ -25,26 +25,54 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         method = details.method
-        inner = handler.unary_unary
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _mapped(method, handler.unary_unary), **codec
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _mapped(method, handler.stream_unary), **codec
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _mapped_stream(method, handler.unary_stream), **codec
+            )
+        return handler
 
-        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                return inner(request, context)
-            except HpoError as e:
-                context.abort(grpc.StatusCode[e.code], e.message)
-            except Exception:
-                incident = uuid.uuid4().hex[:12]
-                _logger.exception("%s failed (incident %s)", method, incident)
-                context.abort(
-                    grpc.StatusCode.INTERNAL,
-                    f"internal error in the coordinator (incident {incident}; see its log)",
-                )
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def _abort(method: str, context: grpc.ServicerContext, error: Exception) -> None:
+    if isinstance(error, HpoError):
+        context.abort(grpc.StatusCode[error.code], error.message)
+    incident = uuid.uuid4().hex[:12]
+    _logger.error("%s failed (incident %s)", method, incident, exc_info=error)
+    context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal error in the coordinator (incident {incident}; see its log)",
+    )
+
+
+def _mapped(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return behavior(request, context)
+        except Exception as e:
+            _abort(method, context, e)
+
+    return call
+
+
+def _mapped_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            yield from behavior(request, context)
+        except Exception as e:
+            _abort(method, context, e)
+
+    return call

@@ -9,6 +9,7 @@ from typing import Any
 
 from hpo.errors import InvalidArgumentError
 from hpo.server import _convert as convert
+from hpo.server._lineage_servicers import lineage_to_json
 from hpo.service import StudyService
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
@@ -49,7 +50,8 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             if request.HasField("search_space")
             else None
         )
-        outcome = self._service.ask(request.study, request.client_id, space)
+        lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
+        outcome = self._service.ask(request.study, request.client_id, space, lineage)
         response = api.AskResponse(
             budget_spent=outcome.budget_spent, heartbeat_seconds=outcome.heartbeat_seconds
         )

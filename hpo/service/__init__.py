@@ -9,7 +9,9 @@ from __future__ import annotations
 from hpo.service._algorithms import PRUNERS, SAMPLERS, AlgorithmSpec, build_pruner, build_sampler
 from hpo.service._config import DEFAULT_LEASE_SECONDS, StudyConfig
 from hpo.service._reaper import LeaseReaper
+from hpo.service._registry import RegistryService, validate_model_name
 from hpo.service._service import StudyService
+from hpo.service._tracking import TrackingService
 from hpo.service._views import AskOutcome, StudyView, TrialPage, TrialView
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "AlgorithmSpec",
     "AskOutcome",
     "LeaseReaper",
+    "RegistryService",
+    "TrackingService",
     "StudyConfig",
     "StudyService",
     "StudyView",
@@ -26,4 +30,5 @@ __all__ = [
     "TrialView",
     "build_pruner",
     "build_sampler",
+    "validate_model_name",
 ]

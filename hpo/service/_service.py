@@ -3,6 +3,7 @@ changes), with Optuna as the algorithm library. It knows nothing of gRPC."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -11,7 +12,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import optuna
@@ -37,6 +38,7 @@ from hpo.service._views import (
     AskOutcome,
     StudyView,
     TrialPage,
+    TrialRef,
     TrialView,
 )
 from hpo.storage import ConditionFailedError, DuplicateKeyError, Statement, Storage
@@ -143,6 +145,7 @@ class StudyService:
             self._storage.leases.delete_study(runtime.study_id)
             self._storage.requests.delete_study(runtime.study_id)
             self._storage.budgets.delete_study(runtime.study_id)
+            self._storage.lineage.delete_study(runtime.study_id)
         with self._runtimes_lock:
             self._runtimes.pop(name, None)
 
@@ -154,6 +157,7 @@ class StudyService:
         study: str,
         client_id: str = "",
         search_space: Mapping[str, BaseDistribution] | None = None,
+        lineage: str = "",
     ) -> AskOutcome:
         runtime = self._runtime(study)
         space = runtime.config.search_space if search_space is None else search_space
@@ -177,6 +181,8 @@ class StudyService:
             trial_id = trial._trial_id
             if client_id:  # without one, the lease runs from the trial's start until a Heartbeat
                 self._storage.leases.grant(runtime.study_id, trial_id, client_id)
+            if lineage:  # the caller's code version and environment, as Lineage JSON
+                self._storage.lineage.record_lineage(runtime.study_id, trial_id, lineage)
             runtime.running[trial_id] = trial
             runtime.known_distributions.update(space)
             frozen = self._storage.optuna.get_trial(trial_id)
@@ -300,6 +306,32 @@ class StudyService:
                 runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
             )
         return TrialView(study, waiting[-1])
+
+    # -- for the tracking and registry services ---------------------------------------------
+
+    @contextlib.contextmanager
+    def running_trial(self, study: str, number: int) -> Iterator[TrialRef]:
+        """The trial, which must be RUNNING and stays so inside the block (its lineage may
+        change only while it runs: FAILED_PRECONDITION after)."""
+        runtime = self._runtime(study)
+        with runtime.lock:
+            frozen = runtime.running_trial(number)
+            yield TrialRef(runtime.name, runtime.study_id, frozen)
+
+    @_one_sync
+    def trial_ref(self, study: str, number: int | None = None) -> TrialRef:
+        """A trial in any state; ``number=None`` means the best trial (one direction only)."""
+        runtime = self._runtime(study)
+        if number is None:
+            best = self.best_trials(study)
+            if runtime.n_objectives > 1:
+                raise InvalidArgumentError.for_field(
+                    "trial_number", f"study {study!r} has several directions: name the trial"
+                )
+            if not best:
+                raise FailedPreconditionError(f"study: {study!r} has no completed trial yet")
+            return TrialRef(runtime.name, runtime.study_id, best[0].trial)
+        return TrialRef(runtime.name, runtime.study_id, runtime.frozen(number))
 
     # -- reading trials --------------------------------------------------------------------
 

@@ -41,6 +41,19 @@ class TrialView:
 
 
 @dataclass(frozen=True)
+class TrialRef:
+    """A trial located for the tracking and registry services."""
+
+    study: str
+    study_id: int
+    trial: FrozenTrial
+
+    @property
+    def trial_id(self) -> int:
+        return self.trial._trial_id
+
+
+@dataclass(frozen=True)
 class AskOutcome:
     trial: TrialView | None
     budget_spent: bool

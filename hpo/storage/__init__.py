@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
 from hpo.storage._engine import (
     DEFAULT_URL,
     DuplicateKeyError,
@@ -19,11 +20,22 @@ from hpo.storage._engine import (
     redact_url,
 )
 from hpo.storage._journal import SnapshotJournalStorage, SqlJournalBackend
+from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, LineageStore, TrialRecords
 from hpo.storage._migrate import upgrade
 from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger, TrialBudget
+from hpo.storage._registry import RegistryStore, VersionRow
 from hpo.storage._sql import ConditionFailedError, RawSql, Statement
 
 __all__ = [
+    "ArtifactRow",
+    "ArtifactStore",
+    "ConflictError",
+    "DataRow",
+    "DigestMismatchError",
+    "LineageStore",
+    "RegistryStore",
+    "TrialRecords",
+    "VersionRow",
     "DEFAULT_URL",
     "ConditionFailedError",
     "DuplicateKeyError",
@@ -52,6 +64,8 @@ class Storage:
     leases: LeaseStore
     requests: RequestLedger
     budgets: TrialBudget
+    lineage: LineageStore
+    registry: RegistryStore
 
     def close(self) -> None:
         self.engine.dispose()
@@ -69,6 +83,8 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
         leases=LeaseStore(sql),
         requests=RequestLedger(sql),
         budgets=TrialBudget(sql),
+        lineage=LineageStore(sql),
+        registry=RegistryStore(sql),
     )
 
 

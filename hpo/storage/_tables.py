@@ -48,3 +48,69 @@ budgets = sa.Table(
     # Trials holding a unit of the study's trial budget (see TrialBudget).
     sa.Column("issued", sa.BigInteger, nullable=False),
 )
+
+lineage = sa.Table(
+    "hpo_lineage",
+    metadata,
+    sa.Column("trial_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("study_id", _BigInt, nullable=False, index=True),
+    # The Lineage message as JSON (code version, environment, seed).
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+data_records = sa.Table(
+    "hpo_data",
+    metadata,
+    sa.Column("trial_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("study_id", _BigInt, nullable=False, index=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+)
+
+metrics = sa.Table(
+    "hpo_metrics",
+    metadata,
+    sa.Column("trial_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("step", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("study_id", _BigInt, nullable=False, index=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+artifacts = sa.Table(
+    "hpo_artifacts",
+    metadata,
+    sa.Column("trial_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("study_id", _BigInt, nullable=False, index=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+)
+
+model_versions = sa.Table(
+    "hpo_model_versions",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("study", sa.String(256), nullable=False),
+    sa.Column("trial_number", sa.BigInteger, nullable=False),
+    sa.Column("artifact_name", sa.String(256), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # RegisterModel's idempotency key and a digest of what it asked for.
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("request_digest", sa.String(64), nullable=True),
+    sa.UniqueConstraint("name", "request_id", name="uq_hpo_model_versions_request"),
+)
+
+model_aliases = sa.Table(
+    "hpo_model_aliases",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)

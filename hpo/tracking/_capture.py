@@ -18,8 +18,18 @@ import blake3
 
 # Packages whose versions matter for reproducing a trial, when installed.
 KEY_PACKAGES = (
-    "hpo", "optuna", "numpy", "scipy", "pandas", "scikit-learn", "torch", "jax", "tensorflow",
-    "xgboost", "lightgbm", "ray",
+    "hpo",
+    "optuna",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "torch",
+    "jax",
+    "tensorflow",
+    "xgboost",
+    "lightgbm",
+    "ray",
 )
 _GIT_TIMEOUT = 10.0
 
@@ -39,8 +49,12 @@ def code_version(directory: str | None = None) -> dict[str, object]:
     untracked = (_git(root, "ls-files", "--others", "--exclude-standard", "-z") or "").split("\0")
     untracked = sorted(p for p in untracked if p)
     dirty = bool(diff or untracked)
-    version: dict[str, object] = {"has_git": True, "commit": commit, "branch": branch,
-                                  "dirty": dirty}
+    version: dict[str, object] = {
+        "has_git": True,
+        "commit": commit,
+        "branch": branch,
+        "dirty": dirty,
+    }
     if dirty:
         hasher = blake3.blake3(diff)
         for name in untracked:
@@ -92,7 +106,9 @@ def _gpu_models() -> list[str]:
     try:
         result = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=_GIT_TIMEOUT,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
         )
     except (OSError, subprocess.TimeoutExpired):
         return []

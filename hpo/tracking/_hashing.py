@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import blake3
 
@@ -90,7 +90,7 @@ def hash_path(path: str | os.PathLike[str], cache: DigestCache = DEFAULT_CACHE) 
 
 
 def _files(root: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for directory, _, names in os.walk(root, followlinks=True):
         found.extend(Path(directory, name) for name in names)
     return [f for f in found if f.is_file()]
@@ -102,7 +102,7 @@ def hash_array(array: Any) -> ContentDigest:
 
     data = np.ascontiguousarray(array)
     hasher = blake3.blake3(f"ndarray\0{data.dtype.str}\0{data.shape}\n".encode())
-    hasher.update(memoryview(data).cast("B"))
+    hasher.update(cast(Any, data.reshape(-1).view(np.uint8)))  # the bytes, not a copy
     return ContentDigest(hasher.hexdigest(), "ndarray", data.nbytes)
 
 
@@ -111,7 +111,9 @@ def hash_dataframe(frame: Any) -> ContentDigest:
     import pandas as pd
 
     hashes = pd.util.hash_pandas_object(frame, index=True).to_numpy()
-    hasher = blake3.blake3(f"dataframe\0{list(map(str, frame.columns))}\0{list(map(str, frame.dtypes))}\n".encode())
+    hasher = blake3.blake3(
+        f"dataframe\0{list(map(str, frame.columns))}\0{list(map(str, frame.dtypes))}\n".encode()
+    )
     hasher.update(memoryview(hashes).cast("B"))
     return ContentDigest(hasher.hexdigest(), "dataframe", int(frame.memory_usage(deep=True).sum()))
 

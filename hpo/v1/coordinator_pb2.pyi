@@ -1,4 +1,5 @@
 from hpo.v1 import study_pb2 as _study_pb2
+from hpo.v1 import tracking_pb2 as _tracking_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -56,14 +57,16 @@ class DeleteStudyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AskRequest(_message.Message):
-    __slots__ = ("study", "client_id", "search_space")
+    __slots__ = ("study", "client_id", "search_space", "lineage")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEARCH_SPACE_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_FIELD_NUMBER: _ClassVar[int]
     study: str
     client_id: str
     search_space: _study_pb2.SearchSpace
-    def __init__(self, study: _Optional[str] = ..., client_id: _Optional[str] = ..., search_space: _Optional[_Union[_study_pb2.SearchSpace, _Mapping]] = ...) -> None: ...
+    lineage: _tracking_pb2.Lineage
+    def __init__(self, study: _Optional[str] = ..., client_id: _Optional[str] = ..., search_space: _Optional[_Union[_study_pb2.SearchSpace, _Mapping]] = ..., lineage: _Optional[_Union[_tracking_pb2.Lineage, _Mapping]] = ...) -> None: ...
 
 class AskResponse(_message.Message):
     __slots__ = ("trial", "budget_spent", "heartbeat_seconds")
