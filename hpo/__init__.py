@@ -27,12 +27,14 @@ _os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 from optuna import TrialPruned  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
+from hpo import registry  # noqa: E402
 from hpo.client import Study, Trial, create_study, load_study  # noqa: E402
 from hpo.errors import (  # noqa: E402
     AlreadyExistsError,
     BudgetSpentError,
     FailedPreconditionError,
     HpoError,
+    IntegrityError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
@@ -50,6 +52,7 @@ __all__ = [
     "FailedPreconditionError",
     "FrozenTrial",
     "HpoError",
+    "IntegrityError",
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -64,4 +67,5 @@ __all__ = [
     "__version__",
     "create_study",
     "load_study",
+    "registry",
 ]

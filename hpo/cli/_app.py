@@ -9,9 +9,9 @@ import threading
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from hpo.cli import _render as render
+from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail
 from hpo.errors import HpoError
 
 app = typer.Typer(
@@ -25,27 +25,10 @@ studies_app = typer.Typer(help="List, show and delete studies.", no_args_is_help
 trials_app = typer.Typer(help="List a study's trials.", no_args_is_help=True)
 app.add_typer(studies_app, name="studies")
 app.add_typer(trials_app, name="trials")
-
-_err = Console(stderr=True)
-
-Address = Annotated[
-    str | None,
-    typer.Option(
-        "--address",
-        envvar="HPO_ADDRESS",
-        help="host:port of a running coordinator. Default: an embedded one on --storage.",
-    ),
-]
-Storage = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        envvar="HPO_STORAGE",
-        help="Database of the embedded coordinator (SQLite path/URL or PostgreSQL URL). "
-        "Default: sqlite:///hpo.db",
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+models_app = typer.Typer(
+    help="Register, alias, list and show model versions.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 
 
 @app.command()
@@ -58,6 +41,14 @@ def server(
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 50051,
     workers: Annotated[int, typer.Option(help="Threads serving calls.")] = 16,
     grace: Annotated[float, typer.Option(help="Seconds to drain calls on SIGTERM.")] = 10.0,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HPO_ARTIFACTS",
+            help="Artifact store: a folder or fsspec URL (s3://...). Default: "
+            "hpo-artifacts/ beside a SQLite file, else in the working directory.",
+        ),
+    ] = None,
 ) -> None:
     """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
     from hpo.server import Coordinator
@@ -66,7 +57,9 @@ def server(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    coordinator = Coordinator(db, host=host, port=port, max_workers=workers).start()
+    coordinator = Coordinator(
+        db, host=host, port=port, max_workers=workers, artifacts_url=artifacts
+    ).start()
     print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
     stopping = threading.Event()
 
@@ -124,6 +117,10 @@ def sweep(
     max_failures: Annotated[
         int | None, typer.Option(help="Stop once more trials than this have failed.")
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option(help="Register the best trial's artifact as a new version of this model."),
+    ] = None,
 ) -> None:
     """Run a sweep on Ray workers with live progress and early stopping by the coordinator."""
     from hpo.workers import run_sweep
@@ -152,6 +149,14 @@ def sweep(
         _fail(str(e))
     if result.stopped:
         raise typer.Exit(2)
+    if register:
+        from hpo import registry
+
+        version = registry.register(register, study, address=coordinator, storage=storage)
+        print(
+            f"registered {version.name} version {version.version} from trial "
+            f"{version.trial_number} ({version.artifact.name})"
+        )
 
 
 def _json_object(option: str, text: str) -> dict[str, Any]:
@@ -258,20 +263,6 @@ def dashboard(
     optuna_dashboard.run_server(optuna_storage(db), host=host, port=port)
 
 
-def _call(address: str | None, storage: str | None, method: str, request: Any) -> Any:
-    from hpo.client import connect, resolve_address
-
-    try:
-        return connect(resolve_address(address, storage)).call(method, request)
-    except HpoError as e:
-        _fail(f"{e.code}: {e.message}")
-
-
-def _fail(message: str) -> None:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
-
-
 def main() -> None:
     try:
         app()
@@ -280,4 +271,6 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["app", "main"]
+from hpo.cli import _lineage_commands  # noqa: E402,F401  (registers its commands)
+
+__all__ = ["app", "main", "models_app", "trials_app"]

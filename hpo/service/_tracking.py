@@ -80,8 +80,7 @@ class TrackingService:
     ) -> ArtifactRow:
         """Store the streamed bytes and record them as the trial's artifact ``name``."""
         _validate_name("header.name", name, file_name=True)
-        if expected_digest:
-            validate_digest("header.expected_digest", expected_digest)
+        validate_digest("header.expected_digest", expected_digest)  # required: see the proto
         with self._studies.running_trial(study, number):
             pass  # refuse early, before reading the stream
         try:

@@ -93,8 +93,8 @@ class TrackingServicer:
 
     def UploadArtifact(self, request_iterator, context):
         """Uploads a file for a running trial: first message a header, then chunks of at most 1 MiB.
-        The file is stored under its digest only once complete (and, if the header names one,
-        verified): an interrupted upload leaves nothing behind.
+        The file is stored under its digest only once complete and verified against the header's
+        digest: an interrupted upload leaves nothing behind.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
