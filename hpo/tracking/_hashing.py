@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import blake3
@@ -31,6 +30,8 @@ class ContentDigest:
 
 
 _FileKey = tuple[str, int, int, int]
+# Files up to this size are read in one call and hashed in one update.
+SMALL = 1024 * 1024
 
 
 class DigestCache:
@@ -40,16 +41,21 @@ class DigestCache:
         self._digests: dict[_FileKey, str] = {}
         self._lock = threading.Lock()
 
-    def file_digest(self, path: Path, stat: os.stat_result) -> str:
-        key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        with self._lock:
-            cached = self._digests.get(key)
+    def file_digest(self, path: str, stat: os.stat_result) -> str:
+        key = (path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        cached = self._digests.get(key)  # dict reads are atomic under the GIL
         if cached is not None:
             return cached
         digest = _hash_file(path, stat.st_size)
         with self._lock:
             self._digests[key] = digest
         return digest
+
+    def knows(self, path: str, stat: os.stat_result) -> bool:
+        return (path, stat.st_size, stat.st_mtime_ns, stat.st_ino) in self._digests
+
+    def __len__(self) -> int:
+        return len(self._digests)
 
     def clear(self) -> None:
         with self._lock:
@@ -59,12 +65,15 @@ class DigestCache:
 DEFAULT_CACHE = DigestCache()
 
 
-def _hash_file(path: Path, size: int) -> str:
-    threads = blake3.blake3.AUTO if size >= PARALLEL_THRESHOLD else 1
-    hasher = blake3.blake3(max_threads=threads)
+def _hash_file(path: str, size: int) -> str:
+    if size <= SMALL:
+        with open(path, "rb") as f:
+            return blake3.blake3(f.read()).hexdigest()
     if size >= PARALLEL_THRESHOLD:
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
         hasher.update_mmap(path)
         return hasher.hexdigest()
+    hasher = blake3.blake3()
     with open(path, "rb") as f:
         while block := f.read(BLOCK):
             hasher.update(block)
@@ -73,27 +82,35 @@ def _hash_file(path: Path, size: int) -> str:
 
 def hash_path(path: str | os.PathLike[str], cache: DigestCache = DEFAULT_CACHE) -> ContentDigest:
     """The digest of a file, or of a directory as a tree (symbolic links are followed)."""
-    root = Path(path).expanduser().resolve()
-    if root.is_file():
-        stat = root.stat()
-        return ContentDigest(cache.file_digest(root, stat), "file", stat.st_size, str(root))
-    if not root.is_dir():
-        raise FileNotFoundError(f"no file or directory {str(path)!r}")
+    root = os.path.realpath(os.path.expanduser(os.fspath(path)))
+    if os.path.isfile(root):
+        stat = os.stat(root)
+        return ContentDigest(cache.file_digest(root, stat), "file", stat.st_size, root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"no file or directory {os.fspath(path)!r}")
+    files = sorted(_scan(root, ""))
+    digests = [cache.file_digest(absolute, stat) for _, absolute, stat in files]
     tree = blake3.blake3()
-    total = 0
-    for file in sorted(_files(root)):
-        stat = file.stat()
-        total += stat.st_size
-        relative = file.relative_to(root).as_posix()
-        tree.update(f"{relative}\0{cache.file_digest(file, stat)}\n".encode())
-    return ContentDigest(tree.hexdigest(), "directory", total, str(root))
+    tree.update(
+        "".join(
+            f"{rel}\0{digest}\n" for (rel, _, _), digest in zip(files, digests, strict=True)
+        ).encode()
+    )
+    total = sum(stat.st_size for _, _, stat in files)
+    return ContentDigest(tree.hexdigest(), "directory", total, root)
 
 
-def _files(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for directory, _, names in os.walk(root, followlinks=True):
-        found.extend(Path(directory, name) for name in names)
-    return [f for f in found if f.is_file()]
+def _scan(directory: str, prefix: str) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, absolute path, stat) of every file below ``directory``."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            relative = f"{prefix}{entry.name}"
+            if entry.is_dir():
+                found.extend(_scan(entry.path, f"{relative}/"))
+            elif entry.is_file():
+                found.append((relative, entry.path, entry.stat()))
+    return found
 
 
 def hash_array(array: Any) -> ContentDigest:
