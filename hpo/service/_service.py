@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import math
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.storages.journal._storage import JournalOperation
 from optuna.study import StudyDirection
@@ -30,11 +26,16 @@ from hpo.errors import (
     TrialFinishedError,
 )
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
+from hpo.service._leases import LeaseExpiry
+from hpo.service._rules import (
+    contains,
+    request_digest,
+    suggest_param,
+    validate_tell,
+)
 from hpo.service._runtime import StudyRuntime
 from hpo.service._views import (
     FAIL_REASON_ATTR,
-    ORIGINAL_TRIAL_ATTR,
-    RETRY_HISTORY_ATTR,
     AskOutcome,
     StudyView,
     TrialPage,
@@ -45,12 +46,10 @@ from hpo.storage import ConditionFailedError, DuplicateKeyError, Statement, Stor
 
 _logger = logging.getLogger(__name__)
 
-FINAL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
 SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
 CREATE_TRIAL = JournalOperation.CREATE_TRIAL
 MAX_FAIL_REASON = 16_000
-LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -67,7 +66,7 @@ def _one_sync(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-class StudyService:
+class StudyService(LeaseExpiry):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. Calls on one
@@ -206,7 +205,7 @@ class StudyService:
             trial = runtime.optuna_trial(frozen._trial_id)
             # Let the sampler see the study as of now, as in-process Optuna does after ask().
             runtime.study._thread_local.cached_all_trials = None
-            value = _suggest(trial, name, distribution)
+            value = suggest_param(trial, name, distribution)
             runtime.known_distributions.setdefault(name, distribution)
         return value
 
@@ -223,7 +222,7 @@ class StudyService:
             raise FailedPreconditionError(
                 f"study: {study!r} has several directions; Optuna's pruners and Report support one"
             )
-        digest = _digest("report", number, step, value)
+        digest = request_digest("report", number, step, value)
         frozen = runtime.frozen(number)
         if request_id and (frozen.state.is_finished() or step in frozen.intermediate_values):
             if self._replayed(runtime, request_id, digest):
@@ -255,8 +254,8 @@ class StudyService:
         fail_reason: str = "",
     ) -> TrialView:
         runtime = self._runtime(study)
-        values = _validate_tell(state, list(values), runtime.n_objectives)
-        digest = _digest("tell", number, state.name, values, fail_reason)
+        values = validate_tell(state, list(values), runtime.n_objectives)
+        digest = request_digest("tell", number, state.name, values, fail_reason)
         with runtime.lock:
             frozen = runtime.frozen(number)
             # A finished trial may be this very request, retried: the ledger knows.
@@ -291,7 +290,7 @@ class StudyService:
             distribution = runtime.config.search_space.get(name) or runtime.known_distributions.get(
                 name
             )
-            if distribution is not None and not _contains(distribution, value):
+            if distribution is not None and not contains(distribution, value):
                 raise InvalidArgumentError.for_field(
                     f"params.{name}", f"{value!r} is outside {distribution}"
                 )
@@ -369,82 +368,6 @@ class StudyService:
         else:
             best = [runtime.study.best_trial]
         return [TrialView(study, t) for t in best]
-
-    # -- leases ----------------------------------------------------------------------------
-
-    def expire_stale_leases(self, now: float | None = None) -> list[tuple[str, int]]:
-        """Fail every running trial whose lease ran out, re-queueing within the retry budget.
-
-        Returns (study, trial number) of the trials this call failed. Safe to run in several
-        coordinators at once: the journal's order lets exactly one failure win.
-        """
-        now = time.time() if now is None else now
-        expired = []
-        for frozen_study in self._storage.optuna.get_all_studies():
-            running = self._storage.optuna.get_all_trials(
-                frozen_study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
-            )
-            if not running:
-                continue
-            try:
-                runtime = self._runtime(frozen_study.study_name)
-            except StudyNotFoundError:
-                continue
-            leases = self._storage.leases.all_for_study(runtime.study_id)
-            for trial in running:
-                if (
-                    self._lease_age(trial, leases.get(trial._trial_id), now)
-                    <= runtime.config.lease_seconds
-                ):
-                    continue
-                if self._expire(runtime, trial.number, now):
-                    expired.append((runtime.name, trial.number))
-        return expired
-
-    @_one_sync
-    def _expire(self, runtime: StudyRuntime, number: int, now: float) -> bool:
-        with runtime.lock:
-            trial = runtime.frozen(number)
-            lease = self._storage.leases.get(trial._trial_id)
-            if trial.state != TrialState.RUNNING or (
-                self._lease_age(trial, lease, now) <= runtime.config.lease_seconds
-            ):
-                return False
-            reason = LEASE_EXPIRED.format(seconds=runtime.config.lease_seconds)
-            history = [*trial.system_attrs.get(RETRY_HISTORY_ATTR, []), trial.number]
-            retry = len(history) <= runtime.config.retry_budget
-            try:
-                # A trial that will be retried passes its unit of the budget to the retry.
-                self._finish(runtime, trial, TrialState.FAIL, [], reason, keep_budget=retry)
-            except TrialFinishedError:
-                return False  # another coordinator (or the client's Tell) got there first
-            _logger.info("study %r trial %d: %s", runtime.name, number, reason)
-            if retry:
-                self._requeue(runtime, runtime.frozen(number), history)
-            return True
-
-    @staticmethod
-    def _lease_age(trial: FrozenTrial, lease: Any, now: float) -> float:
-        if lease is not None:
-            return now - lease.heartbeat_at
-        started = trial.datetime_start.timestamp() if trial.datetime_start else now
-        return now - started
-
-    def _requeue(self, runtime: StudyRuntime, failed: FrozenTrial, history: list[int]) -> None:
-        runtime.study.add_trial(
-            optuna.trial.create_trial(
-                state=TrialState.WAITING,
-                params=failed.params,
-                distributions=failed.distributions,
-                user_attrs=failed.user_attrs,
-                system_attrs={
-                    ORIGINAL_TRIAL_ATTR: failed.system_attrs.get(
-                        ORIGINAL_TRIAL_ATTR, failed.number
-                    ),
-                    RETRY_HISTORY_ATTR: history,
-                },
-            )
-        )
 
     # -- internals -------------------------------------------------------------------------
 
@@ -598,49 +521,3 @@ class StudyService:
             raise InvalidArgumentError.for_field(
                 "request_id", f"{request_id!r} was already used for another request"
             ) from None
-
-
-def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
-    d: Any = distribution
-    try:
-        if isinstance(distribution, optuna.distributions.FloatDistribution):
-            return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
-        if isinstance(distribution, optuna.distributions.IntDistribution):
-            return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
-        return trial.suggest_categorical(name, d.choices)
-    except ValueError as e:  # e.g. a grid sampler asked for a parameter outside its grid
-        raise InvalidArgumentError.for_field("distribution", str(e)) from None
-
-
-def _validate_tell(state: TrialState, values: list[float], n_objectives: int) -> list[float]:
-    if state not in FINAL_STATES:
-        raise InvalidArgumentError.for_field(
-            "state", "must be TRIAL_STATE_COMPLETE, TRIAL_STATE_PRUNED or TRIAL_STATE_FAILED"
-        )
-    if any(math.isnan(v) for v in values):
-        raise InvalidArgumentError.for_field("values", "must not contain NaN")
-    if state == TrialState.COMPLETE and len(values) != n_objectives:
-        raise InvalidArgumentError.for_field(
-            "values",
-            f"a COMPLETE trial needs {n_objectives} value(s), one per direction; got {len(values)}",
-        )
-    if state == TrialState.PRUNED and values and len(values) != n_objectives:
-        raise InvalidArgumentError.for_field(
-            "values", f"a PRUNED trial takes no values or {n_objectives}; got {len(values)}"
-        )
-    if state == TrialState.FAIL and values:
-        raise InvalidArgumentError.for_field("values", "a FAILED trial takes no values")
-    return values
-
-
-def _contains(distribution: BaseDistribution, value: Any) -> bool:
-    try:
-        if isinstance(distribution, CategoricalDistribution):
-            return value in distribution.choices
-        return distribution._contains(distribution.to_internal_repr(value))
-    except (ValueError, TypeError):
-        return False
-
-
-def _digest(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
