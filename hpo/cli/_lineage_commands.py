@@ -211,3 +211,27 @@ def models_show(
     _print_versions(
         [_call(address, storage, "GetModelVersion", request, service="registry")], as_json
     )
+
+
+export_app = typer.Typer(help="Export studies to other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    study: Annotated[str, typer.Option(help="The study to export.")],
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow tracking URI, e.g. sqlite:///mlflow.db")
+    ],
+    address: Address = None,
+    storage: Storage = None,
+) -> None:
+    """Log each finished trial as an MLflow run and mirror registered model versions
+    (needs `pip install 'hpo[mlflow]'`). Running it again adds only what is new."""
+    from hpo.bridges.mlflow import export_study
+
+    summary = export_study(study, tracking_uri, address=address, storage=storage)
+    print(
+        f"experiment {summary.experiment_id}: {summary.runs_created} runs logged, "
+        f"{summary.runs_skipped} already there, {summary.versions_created} model versions"
+    )

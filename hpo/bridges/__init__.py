@@ -1,0 +1,1 @@
+"""Bridges from hpo to other tools (MLflow), each behind an optional extra."""
