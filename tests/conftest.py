@@ -20,6 +20,12 @@ def _pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+@pytest.fixture(autouse=True)
+def _private_artifact_cache(tmp_path, monkeypatch) -> None:
+    """hpo.registry.load caches under HPO_CACHE_DIR: keep each test's cache to itself."""
+    monkeypatch.setenv("HPO_CACHE_DIR", str(tmp_path / "hpo-cache"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'hpo.db'}"

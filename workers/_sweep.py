@@ -35,6 +35,8 @@ class SweepResult:
     #: Why the sweep stopped before its budget, or None when it reached it.
     stopped: str | None = None
     worker_trials: dict[str, int] = field(default_factory=dict)
+    #: The model version registered from the best trial, when ``register`` was given.
+    registered: Any = None
 
 
 def run_sweep(
@@ -59,6 +61,7 @@ def run_sweep(
     progress: bool = True,
     console: Console | None = None,
     on_start: Callable[[WorkerPool], None] | None = None,
+    register: str | None = None,
 ) -> SweepResult:
     """Run ``n_trials`` trials of ``objective`` on a pool of Ray workers.
 
@@ -76,6 +79,8 @@ def run_sweep(
             Ray started on demand (or the one this process already joined).
         max_failures: stop the sweep once more trials than this have failed.
         on_start: called with the pool once its workers are started (tests use it).
+        register: when the sweep reached its budget, register the best trial's artifact as a
+            new version of this model.
     """
     console = console or Console()
     address = resolve_address(coordinator, storage)
@@ -123,7 +128,18 @@ def run_sweep(
         if stopped:
             console.print(f"[yellow]sweep stopped: {stopped}[/yellow]")
         print_summary(console, counts, best)
+    registered = None
+    if register and stopped is None:
+        from hpo import registry
+
+        registered = registry.register(register, study, address=address)
+        if progress:
+            console.print(
+                f"registered {registered.name} version {registered.version} from "
+                f"trial {registered.trial_number} ({registered.artifact.name})"
+            )
     return SweepResult(
+        registered=registered,
         study=study,
         counts=counts,
         best_trials=best,

@@ -141,6 +141,7 @@ def sweep(
             ray_address=address,
             resume=resume,
             max_failures=max_failures,
+            register=register,
         )
     except KeyboardInterrupt:
         _err.print(f"interrupted: continue with `hpo sweep ... --study {study} --resume`")
@@ -149,14 +150,6 @@ def sweep(
         _fail(str(e))
     if result.stopped:
         raise typer.Exit(2)
-    if register:
-        from hpo import registry
-
-        version = registry.register(register, study, address=coordinator, storage=storage)
-        print(
-            f"registered {version.name} version {version.version} from trial "
-            f"{version.trial_number} ({version.artifact.name})"
-        )
 
 
 def _json_object(option: str, text: str) -> dict[str, Any]:

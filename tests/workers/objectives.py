@@ -44,3 +44,17 @@ def sleepy_objective(trial) -> float:
     if x > 2:  # never: keeps the optuna import honest for pruning-capable objectives
         raise optuna.TrialPruned()
     return x
+
+
+def model_objective(trial) -> float:
+    """Saves a "model" file and uploads it as the trial's artifact."""
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    x = trial.suggest_float("x", 0, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pkl"
+        path.write_bytes(pickle.dumps({"x": x}))
+        trial.log_artifact(path)
+    return x

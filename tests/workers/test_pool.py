@@ -161,3 +161,20 @@ def test_python_function_objective(ray_cluster, sqlite_coordinator):
     )
     assert result.counts["complete"] == 3
     assert all(t.value >= 3.0 for t in result.best_trials)
+
+
+def test_sweep_registers_its_best_trial(ray_cluster, sqlite_coordinator):
+    address = sqlite_coordinator.address
+    result = run_sweep(
+        objective("model_objective"),
+        study="reg",
+        n_trials=4,
+        workers=2,
+        direction="maximize",
+        coordinator=address,
+        progress=False,
+        register="sweep-model",
+    )
+    best = max(hpo.load_study("reg", address=address).trials, key=lambda t: t.value)
+    assert (result.registered.version, result.registered.trial_number) == (1, best.number)
+    assert hpo.registry.load("sweep-model", version=1, address=address).name == "model.pkl"
