@@ -96,6 +96,8 @@ def distribution_from_pb(field: str, message: pb.Distribution) -> BaseDistributi
                     f"{field}.categorical_distribution.choices", "needs at least one choice"
                 )
             return CategoricalDistribution(choices)
+    except InvalidArgumentError:
+        raise
     except ValueError as e:  # Optuna's own range checks: low > high, log with low <= 0, ...
         raise InvalidArgumentError.for_field(f"{field}.{kind}", str(e)) from None
     raise InvalidArgumentError.for_field(field, "no distribution set")

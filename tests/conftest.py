@@ -4,8 +4,11 @@ coordinators on port 0."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -63,3 +66,21 @@ def coordinator(db_url) -> Iterator[Coordinator]:
 def sqlite_coordinator(sqlite_url) -> Iterator[Coordinator]:
     with Coordinator(sqlite_url, port=0, reap_interval=0.2) as running:
         yield running
+
+
+TRAINER = Path(__file__).resolve().parent.parent / "examples" / "node-trainer"
+
+
+@pytest.fixture(scope="session")
+def node_trainer() -> Path:
+    """The trainer with its npm dependencies (installed from the lock file when missing)."""
+    assert shutil.which("node") and shutil.which("npm"), "Node.js 18+ and npm are required"
+    if not (TRAINER / "node_modules" / "@grpc" / "grpc-js").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=TRAINER,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return TRAINER
