@@ -63,3 +63,64 @@ def test_node_bad_input_gets_invalid_argument_naming_the_field(node_trainer, sql
         hpo.load_study("bad-errors-x", address=address)
     trial = hpo.load_study("bad-errors", address=address).trials[0]
     assert trial.params == {} and trial.intermediate_values == {} and trial.values is None
+
+
+def test_node_trainer_with_tls_and_a_token(node_trainer, sqlite_url, tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from test_security import _cert, _key  # the same throwaway PKI helpers
+
+    from hpo.server import ServerSecurity, add_token
+
+    ca_key, server_key = _key(), _key()
+    ca = _cert("ca", ca_key, ca=True)
+    server = _cert("server", server_key, ca, ca_key, server=True)
+    files = {
+        "ca.pem": ca.public_bytes(serialization.Encoding.PEM),
+        "server.pem": server.public_bytes(serialization.Encoding.PEM),
+        "server.key": server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    token = add_token(tmp_path / "tokens", "node")
+    security = ServerSecurity(
+        str(tmp_path / "server.pem"),
+        str(tmp_path / "server.key"),
+        token_file=str(tmp_path / "tokens"),
+    )
+    with Coordinator(sqlite_url, port=0, security=security) as coordinator:
+        address = f"localhost:{coordinator.port}"
+        out = node(
+            node_trainer,
+            "--address",
+            address,
+            "--study",
+            "tls",
+            "--trials",
+            "3",
+            "--tls-ca",
+            str(tmp_path / "ca.pem"),
+            "--token",
+            token,
+        )
+        assert len(out["trials"]) == 3
+        refused = subprocess.run(
+            [
+                "node",
+                "trainer.js",
+                "--address",
+                address,
+                "--study",
+                "tls",
+                "--tls-ca",
+                str(tmp_path / "ca.pem"),
+            ],
+            cwd=node_trainer,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr

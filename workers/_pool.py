@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from hpo.workers._actor import TrialWorker, WorkerReport
 from hpo.workers._objective import ObjectiveRef
 
 _logger = logging.getLogger("hpo.workers")
+FORWARDED_ENV = ("HPO_TOKEN", "HPO_TLS_CA", "HPO_TLS_CERT", "HPO_TLS_KEY")
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,14 @@ class WorkerPool:
     ) -> None:
         if size < 1:
             raise ValueError("workers must be >= 1")
+        # Workers reach a secured coordinator with the driver's settings (HPO_TOKEN, ...).
+        env = {k: v for k, v in os.environ.items() if k in FORWARDED_ENV}
         actor_class = ray.remote(TrialWorker).options(
             num_cpus=resources.cpus,
             num_gpus=resources.gpus,
             max_restarts=-1,
             max_task_retries=-1,
+            runtime_env={"env_vars": env} if env else None,
         )
         run_id = uuid.uuid4().hex[:8]
         self.worker_ids = [f"{study}/worker-{i}-{run_id}" for i in range(size)]

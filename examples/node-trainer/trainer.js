@@ -5,6 +5,10 @@
 //   node trainer.js --address 127.0.0.1:50051 --study node-logreg --trials 12
 //   node trainer.js --address ... --check-errors      # bad input must get INVALID_ARGUMENT
 //
+// Security settings, as the Python SDK takes them (flags or environment): --token / HPO_TOKEN
+// (sent as "authorization: Bearer <token>"), --tls-ca / HPO_TLS_CA (trust this CA; enables
+// TLS), --tls-cert / HPO_TLS_CERT and --tls-key / HPO_TLS_KEY (mutual TLS).
+//
 // It trains logistic regression by gradient descent on generated data, one Report per epoch,
 // stops when the coordinator's pruner says so, and Tells the validation loss. Every call has a
 // deadline; UNAVAILABLE is retried with backoff; Ask carries a client id and Report/Tell carry
@@ -12,6 +16,7 @@
 'use strict';
 
 const crypto = require('crypto');
+const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
@@ -30,6 +35,10 @@ function parseArgs(argv) {
     pruner: 'median',
     clientId: `node-${os.hostname()}-${process.pid}`,
     checkErrors: false,
+    token: process.env.HPO_TOKEN || '',
+    tlsCa: process.env.HPO_TLS_CA || '',
+    tlsCert: process.env.HPO_TLS_CERT || '',
+    tlsKey: process.env.HPO_TLS_KEY || '',
   };
   for (let i = 2; i < argv.length; i++) {
     const key = argv[i];
@@ -41,12 +50,22 @@ function parseArgs(argv) {
     else if (key === '--pruner') args.pruner = next();
     else if (key === '--client-id') args.clientId = next();
     else if (key === '--check-errors') args.checkErrors = true;
+    else if (key === '--token') args.token = next();
+    else if (key === '--tls-ca') args.tlsCa = next();
+    else if (key === '--tls-cert') args.tlsCert = next();
+    else if (key === '--tls-key') args.tlsKey = next();
     else throw new Error(`unknown option ${key}`);
   }
   return args;
 }
 
-function connect(address) {
+function credentials(args) {
+  if (!args.tlsCa && !args.tlsCert) return grpc.credentials.createInsecure();
+  const read = (file) => (file ? fs.readFileSync(file) : null);
+  return grpc.credentials.createSsl(read(args.tlsCa), read(args.tlsKey), read(args.tlsCert));
+}
+
+function connect(args) {
   const definition = protoLoader.loadSync(['hpo/v1/coordinator.proto'], {
     includeDirs: [PROTOS],
     keepCase: true,
@@ -56,7 +75,10 @@ function connect(address) {
     oneofs: true,
   });
   const hpo = grpc.loadPackageDefinition(definition).hpo.v1;
-  return new hpo.Coordinator(address, grpc.credentials.createInsecure());
+  const client = new hpo.Coordinator(args.address, credentials(args));
+  client.metadata = new grpc.Metadata();
+  if (args.token) client.metadata.set('authorization', `Bearer ${args.token}`);
+  return client;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,7 +91,7 @@ async function call(client, method, request) {
     try {
       return await new Promise((resolve, reject) => {
         const deadline = new Date(Date.now() + DEADLINE_MS);
-        client[method](request, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
+        client[method](request, client.metadata, { deadline }, (error, response) => (error ? reject(error) : resolve(response)));
       });
     } catch (error) {
       if (error.code !== grpc.status.UNAVAILABLE || attempt >= RETRIES) throw error;
@@ -227,7 +249,7 @@ async function checkErrors(client, args) {
 
 async function main() {
   const args = parseArgs(process.argv);
-  const client = connect(args.address);
+  const client = connect(args);
   try {
     if (args.checkErrors) await checkErrors(client, args);
     else await train(client, args);

@@ -41,6 +41,21 @@ def server(
     port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 50051,
     workers: Annotated[int, typer.Option(help="Threads serving calls.")] = 16,
     grace: Annotated[float, typer.Option(help="Seconds to drain calls on SIGTERM.")] = 10.0,
+    tls_cert: Annotated[str | None, typer.Option(help="TLS certificate chain (PEM).")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+    tls_client_ca: Annotated[
+        str | None, typer.Option(help="CA whose client certificates are required (mutual TLS).")
+    ] = None,
+    token_file: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HPO_TOKEN_FILE",
+            help="Tokens that may call (see `hpo tokens create`); health checks need none.",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host without TLS and tokens.")
+    ] = False,
     artifacts: Annotated[
         str | None,
         typer.Option(
@@ -57,9 +72,20 @@ def server(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    coordinator = Coordinator(
-        db, host=host, port=port, max_workers=workers, artifacts_url=artifacts
-    ).start()
+    from hpo.server import ServerSecurity
+
+    try:
+        security = ServerSecurity(tls_cert, tls_key, tls_client_ca, token_file, insecure)
+        coordinator = Coordinator(
+            db,
+            host=host,
+            port=port,
+            max_workers=workers,
+            artifacts_url=artifacts,
+            security=security,
+        ).start()
+    except (ValueError, OSError) as e:
+        _fail(str(e))
     print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
     stopping = threading.Event()
 
@@ -162,6 +188,27 @@ def _json_object(option: str, text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         _fail(f"{option}: must be a JSON object")
     return value
+
+
+tokens_app = typer.Typer(
+    help="Create tokens for a coordinator's --token-file.", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    principal: str,
+    token_file: Annotated[str, typer.Option(help="The file the coordinator reads.")],
+    role: Annotated[str, typer.Option(help="user or admin.")] = "user",
+) -> None:
+    """Print a new token for PRINCIPAL (shown once) and append its SHA-256 to the file."""
+    from hpo.server import add_token
+
+    try:
+        print(add_token(token_file, principal, role))
+    except ValueError as e:
+        _fail(str(e))
 
 
 @studies_app.command("list")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,18 +38,24 @@ class Connection:
         address: str,
         timeout: float = DEFAULT_TIMEOUT,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
         self.retry_seconds = retry_seconds
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
-                ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
-            ],
+        security = security or ClientSecurity.from_env()
+        options = [
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
+        ]
+        credentials = security.channel_credentials()
+        self._channel = (
+            grpc.secure_channel(address, credentials, options=options)
+            if credentials is not None
+            else grpc.insecure_channel(address, options=options)
         )
+        self._metadata = security.metadata()
         self._stubs: dict[str, Any] = {
             "coordinator": api_grpc.CoordinatorStub(self._channel),
             "tracking": trk_grpc.TrackingStub(self._channel),
@@ -63,7 +72,7 @@ class Connection:
         delay = 0.05
         while True:
             try:
-                return rpc(request, timeout=timeout or self.timeout, wait_for_ready=False)
+                return rpc(request, timeout=timeout or self.timeout, metadata=self._metadata)
             except grpc.RpcError as e:
                 error = _error_from_rpc(e)
                 if error.code != "UNAVAILABLE" or time.monotonic() + delay > give_up:
@@ -75,7 +84,9 @@ class Connection:
         """UploadArtifact: stream ``requests`` (header, then chunks). Not retried here: the
         caller re-sends the whole stream, which is safe (content-addressed)."""
         try:
-            return self._stubs["tracking"].UploadArtifact(requests, timeout=timeout or self.timeout)
+            return self._stubs["tracking"].UploadArtifact(
+                requests, timeout=timeout or self.timeout, metadata=self._metadata
+            )
         except grpc.RpcError as e:
             raise _error_from_rpc(e) from None
 
@@ -83,7 +94,7 @@ class Connection:
         """DownloadArtifact: the artifact's bytes, chunk by chunk."""
         try:
             for chunk in self._stubs["tracking"].DownloadArtifact(
-                request, timeout=timeout or self.timeout
+                request, timeout=timeout or self.timeout, metadata=self._metadata
             ):
                 yield chunk.data
         except grpc.RpcError as e:
@@ -99,14 +110,50 @@ def _error_from_rpc(e: grpc.RpcError) -> HpoError:
     return error_for_code(code.name, details)
 
 
-_connections: dict[str, Connection] = {}
+@dataclass(frozen=True)
+class ClientSecurity:
+    """How the SDK reaches a secured coordinator: a CA to trust (TLS), a client key pair
+    (mutual TLS), a bearer token. Read from HPO_TLS_CA, HPO_TLS_CERT, HPO_TLS_KEY, HPO_TOKEN
+    when not given."""
+
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_env(cls) -> ClientSecurity:
+        env = os.environ
+        return cls(
+            env.get("HPO_TLS_CA") or None,
+            env.get("HPO_TLS_CERT") or None,
+            env.get("HPO_TLS_KEY") or None,
+            env.get("HPO_TOKEN") or None,
+        )
+
+    def channel_credentials(self) -> grpc.ChannelCredentials | None:
+        if not (self.tls_ca or self.tls_cert):
+            return None
+        read = lambda p: Path(p).read_bytes() if p else None  # noqa: E731
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.tls_ca),
+            private_key=read(self.tls_key),
+            certificate_chain=read(self.tls_cert),
+        )
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
+
+_connections: dict[tuple[str, ClientSecurity], Connection] = {}
 _connections_lock = threading.Lock()
 
 
-def connect(address: str) -> Connection:
-    """The process's shared connection to ``address``."""
+def connect(address: str, security: ClientSecurity | None = None) -> Connection:
+    """The process's shared connection to ``address`` (per security settings)."""
+    security = security or ClientSecurity.from_env()
     with _connections_lock:
-        connection = _connections.get(address)
+        connection = _connections.get((address, security))
         if connection is None:
-            connection = _connections[address] = Connection(address)
+            connection = _connections[(address, security)] = Connection(address, security=security)
         return connection

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from hpo.server._auth import Principal, TokenTable, add_token, hash_token
 from hpo.server._coordinator import SERVICE_NAME, Coordinator
+from hpo.server._security import ServerSecurity, is_loopback
 
-__all__ = ["SERVICE_NAME", "Coordinator"]
+__all__ = [
+    "SERVICE_NAME",
+    "Coordinator",
+    "Principal",
+    "ServerSecurity",
+    "TokenTable",
+    "add_token",
+    "hash_token",
+    "is_loopback",
+]

@@ -11,6 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hpo.server._errors import ErrorInterceptor
 from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
+from hpo.server._security import ServerSecurity
 from hpo.server._servicer import CoordinatorServicer
 from hpo.service import LeaseReaper, RegistryService, StudyService, TrackingService
 from hpo.storage import DEFAULT_URL, ArtifactStore, open_storage, redact_url
@@ -39,8 +40,11 @@ class Coordinator:
         max_workers: int = 16,
         reap_interval: float = 5.0,
         artifacts_url: str | None = None,
+        security: ServerSecurity | None = None,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        security = security or ServerSecurity()
+        security.check_exposure(host)
         self.storage_url = storage_url
         self.storage = open_storage(storage_url)
         self.service = StudyService(self.storage)
@@ -56,7 +60,7 @@ class Coordinator:
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
-            interceptors=[ErrorInterceptor()],
+            interceptors=[*security.interceptors(), ErrorInterceptor()],
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
@@ -64,7 +68,13 @@ class Coordinator:
         reg_grpc.add_RegistryServicer_to_server(RegistryServicer(self.registry), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.host = host
-        self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
+        credentials = security.server_credentials()
+        target = f"{_bracket(host)}:{port}"
+        self.port = (
+            self._server.add_secure_port(target, credentials)
+            if credentials is not None
+            else self._server.add_insecure_port(target)
+        )
         if self.port == 0:
             raise OSError(f"cannot listen on {host}:{port}")
 
