@@ -48,6 +48,9 @@ class Connection:
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
+            # Several replicas behind one target ("ipv4:10.0.0.1:50051,10.0.0.2:50051" or a
+            # DNS name with several records): spread calls over all of them.
+            ("grpc.service_config", '{"loadBalancingConfig": [{"round_robin": {}}]}'),
         ]
         credentials = security.channel_credentials()
         self._channel = (

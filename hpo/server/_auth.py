@@ -18,6 +18,8 @@ from typing import Any
 
 import grpc
 
+from hpo.service._access import Caller, calling_as
+
 _logger = logging.getLogger("hpo.server")
 ROLES = ("user", "admin")
 # Health checks pass without a token, so load balancers and orchestrators can probe.
@@ -107,6 +109,37 @@ def _aborting_handler(handler: Any, code: grpc.StatusCode, message: str) -> Any:
     return grpc.stream_stream_rpc_method_handler(abort, **codec)
 
 
+def _as_caller(handler: Any, caller: Caller) -> Any:
+    """The handler, run with ``caller`` as the service's current caller (set in the thread
+    that runs the call, not in the one that intercepted it)."""
+    codec = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+
+    def wrap(behavior: Any) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            with calling_as(caller):
+                return behavior(request, context)
+
+        return call
+
+    def wrap_stream(behavior: Any) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            with calling_as(caller):
+                yield from behavior(request, context)
+
+        return call
+
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), **codec)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), **codec)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), **codec)
+    return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), **codec)
+
+
 class TokenInterceptor(grpc.ServerInterceptor):
     """Refuses every call without a valid ``authorization: Bearer <token>`` (UNAUTHENTICATED),
     except health checks."""
@@ -127,7 +160,8 @@ class TokenInterceptor(grpc.ServerInterceptor):
                 grpc.StatusCode.UNAUTHENTICATED,
                 "no token: send 'authorization: Bearer <token>'",
             )
-        if self._tokens.authenticate(token) is None:
+        principal = self._tokens.authenticate(token)
+        if principal is None:
             _logger.warning("refused a call to %s: unknown token", details.method)
             return _aborting_handler(handler, grpc.StatusCode.UNAUTHENTICATED, "invalid token")
-        return handler
+        return _as_caller(handler, Caller(principal.name, principal.admin))

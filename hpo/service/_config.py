@@ -36,6 +36,8 @@ class StudyConfig:
     retry_budget: int = 0
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     created_at: float = field(default_factory=time.time)
+    #: The principal that created the study ("" when the coordinator has no tokens).
+    owner: str = ""
 
     def __post_init__(self) -> None:
         if self.trial_budget < 0:
@@ -67,6 +69,7 @@ class StudyConfig:
             "retry_budget": self.retry_budget,
             "lease_seconds": self.lease_seconds,
             "created_at": self.created_at,
+            "owner": self.owner,
         }
 
     @classmethod
@@ -82,6 +85,7 @@ class StudyConfig:
             retry_budget=int(data["retry_budget"]),
             lease_seconds=float(data["lease_seconds"]),
             created_at=float(data.get("created_at", 0.0)),
+            owner=str(data.get("owner", "")),
         )
 
 

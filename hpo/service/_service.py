@@ -4,6 +4,7 @@ changes), with Optuna as the algorithm library. It knows nothing of gRPC."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -22,9 +23,11 @@ from hpo.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
     InvalidArgumentError,
+    PermissionDeniedError,
     StudyNotFoundError,
     TrialFinishedError,
 )
+from hpo.service._access import current_caller, require_access
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._rules import (
@@ -94,6 +97,9 @@ class StudyService(LeaseExpiry):
         load_if_exists: bool = False,
     ) -> StudyView:
         validate_study_name(name)
+        caller = current_caller()
+        if caller is not None:
+            config = dataclasses.replace(config, owner=caller.name)
         if not directions:
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
         with self._create_lock:
@@ -132,7 +138,7 @@ class StudyService(LeaseExpiry):
         for name in names:
             try:
                 views.append(self.get_study(name))
-            except StudyNotFoundError:  # deleted meanwhile
+            except (StudyNotFoundError, PermissionDeniedError):  # deleted meanwhile; not ours
                 continue
         return views
 
@@ -388,7 +394,8 @@ class StudyService(LeaseExpiry):
                 if runtime.config.trial_budget:
                     self._storage.budgets.ensure(study_id, issued=self._issued(runtime))
                 self._runtimes[name] = runtime
-            return runtime
+        require_access("study", name, runtime.config.owner)
+        return runtime
 
     def _issued(self, runtime: StudyRuntime) -> int:
         """Trials holding a unit of the budget: all but the failed ones."""

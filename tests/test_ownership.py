@@ -1,0 +1,63 @@
+"""Principals own their studies: another principal is denied (and writes nothing); an admin
+may do everything."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import hpo
+from hpo.client import connect
+from hpo.client._connection import ClientSecurity
+from hpo.server import Coordinator, ServerSecurity, add_token
+from hpo.v1 import coordinator_pb2 as api
+
+
+def journal_size(coordinator: Coordinator) -> int:
+    with coordinator.storage.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM hpo_journal")).scalar_one()
+
+
+def test_studies_belong_to_their_creator(sqlite_url, tmp_path) -> None:
+    tokens = tmp_path / "tokens"
+    alice, bob = add_token(tokens, "alice"), add_token(tokens, "bob")
+    carol = add_token(tokens, "carol", "admin")
+    security = ServerSecurity(token_file=str(tokens))  # loopback: tokens without TLS
+    with Coordinator(sqlite_url, port=0, security=security) as coordinator:
+        address = coordinator.address
+
+        def as_(token: str):
+            return connect(address, ClientSecurity(token=token))
+
+        as_(alice).call("CreateStudy", api.CreateStudyRequest(name="mine", directions=[1]))
+        trial = as_(alice).call("Ask", api.AskRequest(study="mine")).trial.number
+        assert as_(alice).call("GetStudy", api.GetStudyRequest(name="mine")).name == "mine"
+
+        before = journal_size(coordinator)
+        for method, request in [
+            ("GetStudy", api.GetStudyRequest(name="mine")),
+            ("Ask", api.AskRequest(study="mine")),
+            ("Report", api.ReportRequest(study="mine", trial_number=trial, step=0, value=1.0)),
+            ("Tell", api.TellRequest(study="mine", trial_number=trial, state=2, values=[1.0])),
+            ("DeleteStudy", api.DeleteStudyRequest(name="mine")),
+            (
+                "CreateStudy",
+                api.CreateStudyRequest(name="mine", directions=[1], load_if_exists=True),
+            ),
+        ]:
+            with pytest.raises(hpo.HpoError) as info:
+                as_(bob).call(method, request)
+            assert info.value.code == "PERMISSION_DENIED", method
+        assert journal_size(coordinator) == before
+        assert [
+            s.name for s in as_(bob).call("ListStudies", api.ListStudiesRequest()).studies
+        ] == []
+        assert [
+            s.name for s in as_(carol).call("ListStudies", api.ListStudiesRequest()).studies
+        ] == ["mine"]
+        as_(carol).call(
+            "Tell", api.TellRequest(study="mine", trial_number=trial, state=2, values=[2.0])
+        )
+        with pytest.raises(hpo.HpoError) as info:  # the registry follows the study's owner
+            hpo.registry.register("m", "mine", address=address)
+        assert info.value.code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
