@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -46,6 +47,27 @@ def running(command: list[str], port: int) -> Iterator[str]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def trials_per_second(commands: list[list[str]], env: dict | None = None) -> float:
+    """Start one client process per command; each prints "ready", waits for a line on stdin,
+    runs, and prints JSON {start, end, trials}. Release them together; return trials/s."""
+    procs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for command in commands
+    ]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=1200)
+        assert proc.returncode == 0, f"client {proc.args!r} failed"
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)
+    return sum(r["trials"] for r in results) / elapsed
 
 
 def hpo_server(db_url: str) -> contextlib.AbstractContextManager[str]:

@@ -17,9 +17,7 @@ trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from optuna.distributions import FloatDistribution
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _client import optuna_loop  # noqa: E402
-from _servers import hpo_server, optuna_proxy  # noqa: E402
+from _servers import hpo_server, optuna_proxy, trials_per_second  # noqa: E402
 
 import hpo  # noqa: E402
 
@@ -43,27 +41,8 @@ TRIALS = {"hpo": 150, "proxy": 15, "rdb": 25, "memory": 1000}
 
 def run_clients(kind: str, target: str, study: str, mode: str, processes: int) -> float:
     """Start the clients, release them together, return trials per second."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(CLIENT), kind, target, study, mode, str(TRIALS[kind])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    results = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=900)
-        assert proc.returncode == 0, f"{kind} client failed"
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    elapsed = max(r["end"] for r in results) - min(r["start"] for r in results)
-    return sum(r["trials"] for r in results) / elapsed
+    command = [sys.executable, str(CLIENT), kind, target, study, mode, str(TRIALS[kind])]
+    return trials_per_second([command] * processes)
 
 
 def in_memory(mode: str) -> float:

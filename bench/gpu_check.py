@@ -10,16 +10,14 @@ loaded CUDA and its data, and prints trials per minute. Ray is not needed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
-from _servers import free_port, running  # noqa: E402
+from _servers import free_port, running, trials_per_second  # noqa: E402
 
 # The coordinator without the CLI, so the GPU host needs no typer.
 SERVER = """
@@ -57,28 +55,8 @@ def run(address: str, study: str, clients: int, per_client: int, env: dict) -> f
         address=address,
     )
     code = CLIENT.format(examples=str(ROOT / "examples"))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, address, study, str(per_client)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(clients)
-    ]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    results = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=1200)
-        assert proc.returncode == 0
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
-    return sum(r["trials"] for r in results) / seconds * 60
+    command = [sys.executable, "-c", code, address, study, str(per_client)]
+    return trials_per_second([command] * clients, env) * 60
 
 
 def main() -> None:

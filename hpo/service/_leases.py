@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -24,23 +25,10 @@ class LeaseExpiry:
     """The part of :class:`StudyService` that expires leases (a mixin: it uses the service's
     ``_runtime`` and ``_finish``)."""
 
+    # Provided by StudyService (declared here for readers and type checkers).
     _storage: Storage
-
-    def _runtime(self, name: str) -> StudyRuntime:
-        raise NotImplementedError
-
-    def _finish(
-        self,
-        runtime: StudyRuntime,
-        frozen: FrozenTrial,
-        state: TrialState,
-        values: list[float],
-        fail_reason: str,
-        request_id: str = "",
-        digest: str = "",
-        keep_budget: bool = False,
-    ) -> None:
-        raise NotImplementedError
+    _runtime: Callable[[str], StudyRuntime]
+    _finish: Callable[..., None]
 
     def expire_stale_leases(self, now: float | None = None) -> list[tuple[str, int]]:
         """Fail every running trial whose lease ran out, re-queueing within the retry budget.
