@@ -23,6 +23,7 @@ from hpo.service._algorithms import (
 CONFIG_ATTR = "hpo:config"
 DEFAULT_LEASE_SECONDS = 60.0
 MAX_NAME_LENGTH = 256
+MAX_DECLARED_PARAMS = 1_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class StudyConfig:
             raise InvalidArgumentError.for_field("retry_budget", "must be >= 0")
         if not math.isfinite(self.lease_seconds) or self.lease_seconds <= 0:
             raise InvalidArgumentError.for_field("lease_seconds", "must be a positive number")
+        if len(self.search_space) > MAX_DECLARED_PARAMS:
+            raise InvalidArgumentError.for_field(
+                "search_space", f"at most {MAX_DECLARED_PARAMS} parameters"
+            )
         for name in self.search_space:
             if not name:
                 raise InvalidArgumentError.for_field(

@@ -24,6 +24,7 @@ from hpo.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     PermissionDeniedError,
+    ResourceExhaustedError,
     StudyNotFoundError,
     TrialFinishedError,
 )
@@ -53,6 +54,7 @@ SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
 SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
 CREATE_TRIAL = JournalOperation.CREATE_TRIAL
 MAX_FAIL_REASON = 16_000
+MAX_PARAMS_PER_TRIAL = 1_000
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -207,6 +209,10 @@ class StudyService(LeaseExpiry):
                         f"trial {number} already has {name!r} from {frozen.distributions[name]}",
                     )
                 return frozen.params[name]
+            if len(frozen.distributions) >= MAX_PARAMS_PER_TRIAL:
+                raise ResourceExhaustedError(
+                    f"name: trial {number} has {MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
+                )
             runtime.check_compatible("distribution", name, distribution)
             trial = runtime.optuna_trial(frozen._trial_id)
             # Let the sampler see the study as of now, as in-process Optuna does after ask().
