@@ -61,3 +61,23 @@ def test_studies_belong_to_their_creator(sqlite_url, tmp_path) -> None:
         with pytest.raises(hpo.HpoError) as info:  # the registry follows the study's owner
             hpo.registry.register("m", "mine", address=address)
         assert info.value.code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
+
+
+def test_per_principal_rate_limit(sqlite_url, tmp_path) -> None:
+    tokens = tmp_path / "tokens"
+    alice, bob = add_token(tokens, "alice"), add_token(tokens, "bob")
+    security = ServerSecurity(token_file=str(tokens), rate_limit=2.0)  # bursts of 10
+    with Coordinator(sqlite_url, port=0, security=security) as coordinator:
+        fast = connect(coordinator.address, ClientSecurity(token=alice))
+        codes = []
+        for _ in range(15):
+            try:
+                fast.call("ListStudies", api.ListStudiesRequest())
+                codes.append("OK")
+            except hpo.HpoError as e:
+                codes.append(e.code)
+        assert codes[:10] == ["OK"] * 10 and "RESOURCE_EXHAUSTED" in codes[10:]
+        # another principal has its own bucket
+        connect(coordinator.address, ClientSecurity(token=bob)).call(
+            "ListStudies", api.ListStudiesRequest()
+        )

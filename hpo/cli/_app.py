@@ -56,6 +56,9 @@ def server(
     insecure: Annotated[
         bool, typer.Option(help="Allow a non-loopback --host without TLS and tokens.")
     ] = False,
+    rate_limit: Annotated[
+        float, typer.Option(help="Calls per second per principal (with --token-file); 0: none.")
+    ] = 0.0,
     artifacts: Annotated[
         str | None,
         typer.Option(
@@ -75,7 +78,9 @@ def server(
     from hpo.server import ServerSecurity
 
     try:
-        security = ServerSecurity(tls_cert, tls_key, tls_client_ca, token_file, insecure)
+        security = ServerSecurity(
+            tls_cert, tls_key, tls_client_ca, token_file, insecure, rate_limit
+        )
         coordinator = Coordinator(
             db,
             host=host,

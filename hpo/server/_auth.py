@@ -12,6 +12,8 @@ import hmac
 import logging
 import os
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,12 +142,31 @@ def _as_caller(handler: Any, caller: Caller) -> Any:
     return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), **codec)
 
 
+class RateLimiter:
+    """A token bucket per principal: ``rate`` calls per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate, self._burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, principal: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(principal, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            allowed = tokens >= 1.0
+            self._buckets[principal] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+
 class TokenInterceptor(grpc.ServerInterceptor):
     """Refuses every call without a valid ``authorization: Bearer <token>`` (UNAUTHENTICATED),
-    except health checks."""
+    except health checks; with a rate limit, a principal over it gets RESOURCE_EXHAUSTED."""
 
-    def __init__(self, tokens: TokenTable) -> None:
+    def __init__(self, tokens: TokenTable, limiter: RateLimiter | None = None) -> None:
         self._tokens = tokens
+        self._limiter = limiter
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -164,4 +185,10 @@ class TokenInterceptor(grpc.ServerInterceptor):
         if principal is None:
             _logger.warning("refused a call to %s: unknown token", details.method)
             return _aborting_handler(handler, grpc.StatusCode.UNAUTHENTICATED, "invalid token")
+        if self._limiter is not None and not self._limiter.allow(principal.name):
+            return _aborting_handler(
+                handler,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"rate limit of {principal.name!r} exceeded; retry later",
+            )
         return _as_caller(handler, Caller(principal.name, principal.admin))

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from hpo.server._auth import TokenInterceptor, TokenTable
+from hpo.server._auth import RateLimiter, TokenInterceptor, TokenTable
 
 _logger = logging.getLogger("hpo.server")
 
@@ -37,6 +37,8 @@ class ServerSecurity:
     tls_client_ca: str | None = None
     token_file: str | None = None
     insecure: bool = False
+    #: Calls per second each principal may make (bursts of 5 seconds' worth); 0: no limit.
+    rate_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -78,4 +80,7 @@ class ServerSecurity:
         )
 
     def interceptors(self) -> list[grpc.ServerInterceptor]:
-        return [TokenInterceptor(TokenTable.load(self.token_file))] if self.token_file else []
+        if not self.token_file:
+            return []
+        limiter = RateLimiter(self.rate_limit, self.rate_limit * 5) if self.rate_limit else None
+        return [TokenInterceptor(TokenTable.load(self.token_file), limiter)]
