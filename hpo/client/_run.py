@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.client._trial import Trial
-from hpo.errors import TrialFinishedError
+from hpo.errors import FailedPreconditionError
 
 if TYPE_CHECKING:
     from hpo.client._study import Study
@@ -54,7 +54,7 @@ def _tell(
 ) -> FrozenTrial | None:
     try:
         return study.tell(trial, values, state, fail_reason=reason)
-    except TrialFinishedError as e:
+    except FailedPreconditionError as e:  # e.g. its lease expired: the coordinator finished it
         _logger.warning("trial %d was finished by the coordinator: %s", trial.number, e)
         return None
 

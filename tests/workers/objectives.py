@@ -58,3 +58,13 @@ def model_objective(trial) -> float:
         path.write_bytes(pickle.dumps({"x": x}))
         trial.log_artifact(path)
     return x
+
+
+def late_objective(trial) -> float:
+    """Trial 0 goes silent past its lease (heartbeats stopped) and then reports late."""
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number == 0:
+        trial.study._heartbeat.discard(trial.number)
+        time.sleep(1.5)
+        trial.report(x, 0)  # FAILED_PRECONDITION: the coordinator failed this trial
+    return x

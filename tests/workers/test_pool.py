@@ -178,3 +178,24 @@ def test_sweep_registers_its_best_trial(ray_cluster, sqlite_coordinator):
     best = max(hpo.load_study("reg", address=address).trials, key=lambda t: t.value)
     assert (result.registered.version, result.registered.trial_number) == (1, best.number)
     assert hpo.registry.load("sweep-model", version=1, address=address).name == "model.pkl"
+
+
+def test_a_worker_declared_stale_stops_its_trial_cleanly(ray_cluster, sqlite_coordinator):
+    """A worker whose lease expired (here: heartbeats slower than the lease) is told
+    FAILED_PRECONDITION on its late calls; the pool carries on and the sweep completes."""
+    address = sqlite_coordinator.address
+    result = run_sweep(
+        objective("late_objective"),
+        study="late",
+        n_trials=3,
+        workers=1,
+        coordinator=address,
+        lease_seconds=0.3,
+        retry_budget=0,
+        pruner="none",
+        progress=False,
+    )
+    trials = hpo.load_study("late", address=address).trials
+    assert result.stopped is None and result.counts["complete"] == 3
+    failed = [t for t in trials if t.state == hpo.TrialState.FAIL]
+    assert failed and all("lease expired" in t.system_attrs["hpo:fail_reason"] for t in failed)
