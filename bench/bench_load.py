@@ -1,0 +1,193 @@
+"""Load: 32 concurrent clients for 60 s against one coordinator, on PostgreSQL then SQLite;
+then the coordinator's memory with 100,000 trials in one study.
+
+    python bench/bench_load.py [--clients 32] [--seconds 60] [--trials-in-study 100000]
+
+Clients are threads in 4 processes, each looping ask -> suggest -> report -> tell with the
+random sampler. Reported: trials/s, p50/p99 latency of single calls, errors, and whether every
+tell arrived (complete trials == tells the clients counted). PostgreSQL: a fresh database on
+$HPO_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import optuna
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import hpo_server  # noqa: E402
+
+import hpo  # noqa: E402
+
+CLIENT = r"""
+import json, sys, threading, time
+import hpo
+address, threads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+study = hpo.load_study("load", address=address)
+latencies, errors, tells = [], [0], [0]
+lock = threading.Lock()
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    with lock:
+        latencies.append(time.perf_counter() - start)
+    return result
+def loop():
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            trial = timed(study.ask)
+            x = timed(trial.suggest_float, "x", 0, 1)
+            timed(trial.report, x, 0)
+            timed(study.tell, trial, x)
+            with lock:
+                tells[0] += 1
+        except Exception:
+            with lock:
+                errors[0] += 1
+workers = [threading.Thread(target=loop) for _ in range(threads)]
+for w in workers: w.start()
+for w in workers: w.join()
+print(json.dumps({"latencies": latencies, "errors": errors[0], "tells": tells[0]}))
+"""
+
+
+def run_load(db_url: str, clients: int, seconds: float) -> dict:
+    with hpo_server(db_url) as address:
+        hpo.create_study("load", sampler="random", address=address)
+        processes = 4
+        per = [clients // processes + (i < clients % processes) for i in range(processes)]
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", CLIENT, address, str(n), str(seconds)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for n in per
+        ]
+        results = [json.loads(p.communicate(timeout=seconds + 300)[0]) for p in procs]
+        elapsed = time.perf_counter() - start
+        complete = len(
+            hpo.load_study("load", address=address).get_trials(states=(hpo.TrialState.COMPLETE,))
+        )
+    latencies = sorted(x for r in results for x in r["latencies"])
+    tells = sum(r["tells"] for r in results)
+    return {
+        "trials_per_s": tells / elapsed,
+        "p50_ms": statistics.median(latencies) * 1e3,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+        "errors": sum(r["errors"] for r in results),
+        "lost": tells - complete,
+    }
+
+
+def prefill(db_url: str, n: int) -> None:
+    """Write n completed trials of one study straight into the journal, in big batches."""
+    from optuna.storages.journal._storage import JournalOperation
+    from optuna.study import StudyDirection
+
+    from hpo.service import StudyConfig, StudyService
+    from hpo.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(db_url)
+    StudyService(storage).create_study("big", [StudyDirection.MINIMIZE], StudyConfig())
+    study_id = storage.optuna.get_study_id_from_name("big")
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    dist = {
+        "name": "FloatDistribution",
+        "attributes": {"low": 0.0, "high": 1.0, "log": False, "step": None},
+    }
+    batch = []
+    for i in range(n):
+        x = (i * 0.6180339887) % 1.0
+        batch.append(
+            {
+                "op_code": JournalOperation.CREATE_TRIAL,
+                "worker_id": "prefill",
+                "study_id": study_id,
+                "datetime_start": now,
+                "datetime_complete": now,
+                "state": 1,
+                "value": x,
+                "values": None,
+                "distributions": {"x": json.dumps(dist)},
+                "params": {"x": x},
+                "user_attrs": {},
+                "system_attrs": {},
+                "intermediate_values": {"0": x},
+            }
+        )
+        if len(batch) == 5000:
+            storage.optuna.backend.append_logs(batch)
+            batch = []
+    if batch:
+        storage.optuna.backend.append_logs(batch)
+    storage.close()
+
+
+def memory_with(db_url: str, n: int) -> float:
+    prefill(db_url, n)
+    with hpo_server(db_url) as address:
+        study = hpo.load_study("big", address=address)
+        study.tell(study.ask(), 0.5)  # the coordinator has replayed the whole study
+        pid = int(
+            subprocess.run(
+                ["pgrep", "-f", "--", f"--port {address.rsplit(':', 1)[1]}"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()[0]
+        )
+        rss_kib = int(
+            next(
+                line
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS")
+            ).split()[1]
+        )
+    return rss_kib / 1024
+
+
+def fresh_pg() -> str:
+    admin = os.environ.get("HPO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"hpo_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.rsplit("/", 1)[0] + f"/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--trials-in-study", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"# {args.clients} clients x {args.seconds:g} s, random sampler")
+    print(f"{'database':<11} {'trials/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'lost':>5}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, url in (("postgresql", fresh_pg()), ("sqlite", f"sqlite:///{tmp}/load.db")):
+            r = run_load(url, args.clients, args.seconds)
+            print(
+                f"{label:<11} {r['trials_per_s']:>9.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+                f"{r['errors']:>7} {r['lost']:>5}",
+                flush=True,
+            )
+        mib = memory_with(f"sqlite:///{tmp}/big.db", args.trials_in_study)
+        print(f"coordinator RSS with {args.trials_in_study} trials in one study: {mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
