@@ -100,6 +100,10 @@ def distribution_from_pb(field: str, message: pb.Distribution) -> BaseDistributi
         raise
     except ValueError as e:  # Optuna's own range checks: low > high, log with low <= 0, ...
         raise InvalidArgumentError.for_field(f"{field}.{kind}", str(e)) from None
+    except ArithmeticError:  # e.g. a step too small to divide the range (decimal arithmetic)
+        raise InvalidArgumentError.for_field(
+            f"{field}.{kind}.step", "too small for the range (or the range too large)"
+        ) from None
     raise InvalidArgumentError.for_field(field, "no distribution set")
 
 
