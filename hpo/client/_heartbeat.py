@@ -63,9 +63,11 @@ class Heartbeat:
         try:
             self._connection.call("Heartbeat", request, timeout=max(self._interval, 5.0))
         except (FailedPreconditionError, NotFoundError) as e:
-            _logger.warning("trial %d lost its lease: %s", number, e.message)
             with self._lock:
+                if number not in self._numbers:
+                    return  # told meanwhile: this beat raced the Tell, nothing was lost
                 self._numbers.discard(number)
                 self._lost.add(number)
+            _logger.warning("trial %d lost its lease: %s", number, e.message)
         except HpoError as e:  # coordinator briefly unreachable: the next beat may succeed
             _logger.debug("heartbeat for trial %d failed: %s", number, e.message)
