@@ -81,3 +81,44 @@ def test_per_principal_rate_limit(sqlite_url, tmp_path) -> None:
         connect(coordinator.address, ClientSecurity(token=bob)).call(
             "ListStudies", api.ListStudiesRequest()
         )
+
+
+def test_models_belong_to_their_first_registrant(sqlite_url, tmp_path) -> None:
+    import pickle
+
+    from hpo.client._lineage import log_artifact
+    from hpo.v1 import registry_pb2 as reg
+
+    tokens = tmp_path / "tokens"
+    alice, bob = add_token(tokens, "alice"), add_token(tokens, "bob")
+    security = ServerSecurity(token_file=str(tokens))
+    with Coordinator(sqlite_url, port=0, security=security) as coordinator:
+        address = coordinator.address
+
+        def call(token: str, method: str, request):
+            return connect(address, ClientSecurity(token=token)).call(
+                method, request, service="registry"
+            )
+
+        for who, token in (("alice", alice), ("bob", bob)):
+            c = connect(address, ClientSecurity(token=token))
+            c.call("CreateStudy", api.CreateStudyRequest(name=f"{who}-study", directions=[1]))
+            number = c.call("Ask", api.AskRequest(study=f"{who}-study")).trial.number
+            model = tmp_path / f"{who}.pkl"
+            model.write_bytes(pickle.dumps(who))
+            log_artifact(c, f"{who}-study", number, model, "model.pkl")
+            c.call(
+                "Tell",
+                api.TellRequest(study=f"{who}-study", trial_number=number, state=2, values=[1.0]),
+            )
+        call(alice, "RegisterModel", reg.RegisterModelRequest(name="m", study="alice-study"))
+        for method, request in [
+            ("RegisterModel", reg.RegisterModelRequest(name="m", study="bob-study")),
+            ("SetAlias", reg.SetAliasRequest(name="m", version=1, alias="champion")),
+            ("GetModelVersion", reg.GetModelVersionRequest(name="m", version=1)),
+        ]:
+            with pytest.raises(hpo.HpoError) as info:
+                call(bob, method, request)
+            assert info.value.code == "PERMISSION_DENIED", method
+        assert call(bob, "ListModels", reg.ListModelsRequest()).models == []
+        assert [m.name for m in call(alice, "ListModels", reg.ListModelsRequest()).models] == ["m"]

@@ -23,6 +23,38 @@ app = typer.Typer(
 )
 studies_app = typer.Typer(help="List, show and delete studies.", no_args_is_help=True)
 trials_app = typer.Typer(help="List a study's trials.", no_args_is_help=True)
+
+
+@app.callback()
+def _connection_settings(
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="HPO_TOKEN", help="Bearer token for a coordinator with tokens."),
+    ] = None,
+    tls_ca: Annotated[
+        str | None, typer.Option(envvar="HPO_TLS_CA", help="CA that signed the coordinator (TLS).")
+    ] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option(envvar="HPO_TLS_CERT", help="Client certificate (mutual TLS).")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option(envvar="HPO_TLS_KEY", help="Client key (mutual TLS).")
+    ] = None,
+) -> None:
+    """Hyperparameter optimization as a service: run a coordinator, inspect studies."""
+    import os
+
+    # Every client call in this process (and Ray workers it starts) reads these.
+    for name, value in (
+        ("HPO_TOKEN", token),
+        ("HPO_TLS_CA", tls_ca),
+        ("HPO_TLS_CERT", tls_cert),
+        ("HPO_TLS_KEY", tls_key),
+    ):
+        if value:
+            os.environ[name] = value
+
+
 app.add_typer(studies_app, name="studies")
 app.add_typer(trials_app, name="trials")
 models_app = typer.Typer(

@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from hpo.service._access import current_caller, may_access, require_access
 from hpo.service._service import StudyService
 from hpo.service._tracking import require_complete
 from hpo.storage import VersionRow
@@ -38,6 +39,9 @@ class RegistryService:
         """A new version of ``name`` from a COMPLETE trial's artifact (the best trial when
         ``trial_number`` is None; its only artifact when ``artifact_name`` is empty)."""
         validate_model_name("name", name)
+        owner = self._store.owner(name)
+        if owner is not None:
+            require_access("model", name, owner)
         ref = self._studies.trial_ref(study, trial_number)
         require_complete(ref.trial, study)
         artifacts = {a.name: a for a in self._lineage.records(ref.trial_id).artifacts}
@@ -71,6 +75,7 @@ class RegistryService:
                 0.0,
                 request_id or None,
                 digest,
+                owner=owner if owner is not None else _caller_name(),
             )
         )
         if request_id and row.request_digest != digest:
@@ -81,6 +86,7 @@ class RegistryService:
 
     def set_alias(self, name: str, version: int, alias: str) -> VersionRow:
         validate_model_name("alias", alias)
+        self._require_model_access(name)
         if alias.isdigit():
             raise InvalidArgumentError.for_field("alias", "must not be all digits (a version)")
         row = self._version(name, version)
@@ -88,6 +94,7 @@ class RegistryService:
         return self._with_aliases(row)
 
     def get(self, name: str, version: int | None = None, alias: str = "") -> VersionRow:
+        self._require_model_access(name)
         if alias:
             number = self._store.alias_version(name, alias)
             if number is None:
@@ -98,7 +105,13 @@ class RegistryService:
         return self._version(name, version)
 
     def list_versions(self) -> list[VersionRow]:
-        return self._store.all_versions()
+        """Versions of the models the caller may see."""
+        return [row for row in self._store.all_versions() if may_access(row.owner)]
+
+    def _require_model_access(self, name: str) -> None:
+        owner = self._store.owner(name)
+        if owner is not None:
+            require_access("name", name, owner)
 
     def _version(self, name: str, version: int) -> VersionRow:
         validate_model_name("name", name)
@@ -109,3 +122,8 @@ class RegistryService:
 
     def _with_aliases(self, row: VersionRow) -> VersionRow:
         return self._store.get(row.name, row.version) or row
+
+
+def _caller_name() -> str:
+    caller = current_caller()
+    return caller.name if caller is not None else ""

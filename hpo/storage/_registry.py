@@ -10,7 +10,7 @@ from hpo.storage._sql import RawSql
 
 _COLUMNS = (
     "name, version, study, trial_number, artifact_name, digest, size_bytes, created_at, "
-    "request_id, request_digest"
+    "request_id, request_digest, owner"
 )
 _ATTEMPTS = 8
 
@@ -27,6 +27,7 @@ class VersionRow:
     created_at: float
     request_id: str | None = None
     request_digest: str | None = None
+    owner: str = ""
     aliases: tuple[str, ...] = field(default=())
 
 
@@ -41,7 +42,7 @@ class RegistryStore:
         """Insert ``row`` with the next version number; with a request id already used for this
         model, return the version it created instead (the caller compares digests)."""
         insert = self._sql.sql(
-            f"INSERT INTO hpo_model_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO hpo_model_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         for _ in range(_ATTEMPTS):
             if row.request_id:
@@ -79,6 +80,7 @@ class RegistryStore:
             row.created_at,
             row.request_id,
             row.request_digest,
+            row.owner,
         )
 
     def by_request(self, name: str, request_id: str) -> VersionRow | None:
@@ -88,6 +90,11 @@ class RegistryStore:
     def get(self, name: str, version: int) -> VersionRow | None:
         rows = self._select("WHERE name = ? AND version = ?", (name, version))
         return rows[0] if rows else None
+
+    def owner(self, name: str) -> str | None:
+        """The model's owner (that of its first version); None for an unknown model."""
+        rows = self._select("WHERE name = ? AND version = 1", (name,))
+        return rows[0].owner if rows else None
 
     def alias_version(self, name: str, alias: str) -> int | None:
         with self._sql.read() as cursor:

@@ -104,6 +104,8 @@ model_versions = sa.Table(
     # RegisterModel's idempotency key and a digest of what it asked for.
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("request_digest", sa.String(64), nullable=True),
+    # The principal that registered the model's first version owns the model ("" = everyone's).
+    sa.Column("owner", sa.String(128), nullable=False, server_default=""),
     sa.UniqueConstraint("name", "request_id", name="uq_hpo_model_versions_request"),
 )
 
