@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from hpo.server._handlers import refused, rewrap
 from hpo.service._access import Caller, calling_as
 
 _logger = logging.getLogger("hpo.server")
@@ -94,54 +95,6 @@ class TokenTable:
         return found
 
 
-def _aborting_handler(handler: Any, code: grpc.StatusCode, message: str) -> Any:
-    def abort(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(code, message)
-
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(abort, **codec)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(abort, **codec)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(abort, **codec)
-    return grpc.stream_stream_rpc_method_handler(abort, **codec)
-
-
-def _as_caller(handler: Any, caller: Caller) -> Any:
-    """The handler, run with ``caller`` as the service's current caller (set in the thread
-    that runs the call, not in the one that intercepted it)."""
-    codec = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-
-    def wrap(behavior: Any) -> Any:
-        def call(request: Any, context: grpc.ServicerContext) -> Any:
-            with calling_as(caller):
-                return behavior(request, context)
-
-        return call
-
-    def wrap_stream(behavior: Any) -> Any:
-        def call(request: Any, context: grpc.ServicerContext) -> Any:
-            with calling_as(caller):
-                yield from behavior(request, context)
-
-        return call
-
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), **codec)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), **codec)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), **codec)
-    return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), **codec)
-
-
 class RateLimiter:
     """A token bucket per principal: ``rate`` calls per second, bursts up to ``burst``."""
 
@@ -176,7 +129,7 @@ class TokenInterceptor(grpc.ServerInterceptor):
         header = str(metadata.get("authorization", ""))
         token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         if not token:
-            return _aborting_handler(
+            return _refuse(
                 handler,
                 grpc.StatusCode.UNAUTHENTICATED,
                 "no token: send 'authorization: Bearer <token>'",
@@ -184,11 +137,17 @@ class TokenInterceptor(grpc.ServerInterceptor):
         principal = self._tokens.authenticate(token)
         if principal is None:
             _logger.warning("refused a call to %s: unknown token", details.method)
-            return _aborting_handler(handler, grpc.StatusCode.UNAUTHENTICATED, "invalid token")
+            return _refuse(handler, grpc.StatusCode.UNAUTHENTICATED, "invalid token")
         if self._limiter is not None and not self._limiter.allow(principal.name):
-            return _aborting_handler(
+            return _refuse(
                 handler,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"rate limit of {principal.name!r} exceeded; retry later",
             )
-        return _as_caller(handler, Caller(principal.name, principal.admin))
+        caller = Caller(principal.name, principal.admin)
+        # Set in the thread that runs the call, not in the one that intercepted it.
+        return rewrap(handler, lambda context: calling_as(caller))
+
+
+def _refuse(handler: Any, code: grpc.StatusCode, message: str) -> Any:
+    return rewrap(handler, lambda context: refused(context, code, message))

@@ -181,7 +181,9 @@ class StudyService(LeaseExpiry):
             take = self._budget_take(runtime)
             try:
                 # A new trial takes a unit of the budget in the transaction that creates it.
-                with self._attached(take, CREATE_TRIAL, study_id=runtime.study_id):
+                with self._storage.optuna.backend.attach(
+                    take, CREATE_TRIAL, study_id=runtime.study_id
+                ):
                     trial = runtime.study.ask(dict(space))
             except ConditionFailedError:
                 return AskOutcome(None, True, heartbeat)
@@ -311,7 +313,12 @@ class StudyService(LeaseExpiry):
             if runtime.config.trial_budget
             else []
         )
-        with runtime.lock, self._attached(statements, CREATE_TRIAL, study_id=runtime.study_id):
+        with (
+            runtime.lock,
+            self._storage.optuna.backend.attach(
+                statements, CREATE_TRIAL, study_id=runtime.study_id
+            ),
+        ):
             runtime.study.enqueue_trial(dict(params), dict(user_attrs or {}))
             waiting = self._storage.optuna.get_all_trials(
                 runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
@@ -434,18 +441,6 @@ class StudyService(LeaseExpiry):
         budget = runtime.config.trial_budget
         return [self._storage.budgets.take_statement(runtime.study_id, budget)] if budget else []
 
-    def _attached(self, statements: list[Statement], op_code: int, **match: Any) -> Any:
-        """Commit ``statements`` with this thread's next journal log of ``op_code`` whose
-        fields equal ``match`` (see SqlJournalBackend.attach)."""
-
-        def is_ours(logs: Sequence[dict[str, Any]]) -> bool:
-            return any(
-                log["op_code"] == op_code and all(log.get(k) == v for k, v in match.items())
-                for log in logs
-            )
-
-        return self._storage.optuna.backend.attach(statements, when=is_ours)
-
     def _should_prune(self, runtime: StudyRuntime, number: int) -> bool:
         with runtime.prune_lock:
             return bool(runtime.study.pruner.prune(runtime.study, runtime.frozen(number)))
@@ -524,7 +519,7 @@ class StudyService(LeaseExpiry):
                 )
             )
         try:
-            with self._attached(statements, op_code, trial_id=trial_id):
+            with self._storage.optuna.backend.attach(statements, op_code, trial_id=trial_id):
                 write()
         except DuplicateKeyError:
             # The request id is taken and nothing was written: by a concurrent retry of this

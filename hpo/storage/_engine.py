@@ -16,9 +16,6 @@ from hpo.errors import UnavailableError
 _logger = logging.getLogger(__name__)
 
 DEFAULT_URL = DEFAULT_STORAGE_URL
-# Execution option that makes a SQLite transaction take the write lock up front, so that
-# read-then-write transactions (the journal's next sequence number) cannot interleave.
-WRITE_OPTION = "hpo_write"
 
 
 def normalize_url(url: str) -> str:
@@ -69,8 +66,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        immediate = conn.get_execution_options().get(WRITE_OPTION)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Write transactions on the hot path take the lock themselves (RawSql.write).
+        conn.exec_driver_sql("BEGIN")
 
 
 def is_postgresql(engine: sa.Engine) -> bool:

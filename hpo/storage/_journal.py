@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +26,6 @@ APPEND_LOCK_KEY = 0x68706F4A  # "hpoJ"
 _READ = "SELECT payload FROM hpo_journal WHERE seq >= ? ORDER BY seq"
 _LAST = "SELECT MAX(seq) FROM hpo_journal"
 _INSERT = "INSERT INTO hpo_journal (seq, payload) VALUES (?, ?)"
-
-LogPredicate = Callable[[Sequence[dict[str, Any]]], bool]
 
 
 class SqlJournalBackend(BaseJournalBackend):
@@ -60,11 +58,17 @@ class SqlJournalBackend(BaseJournalBackend):
         self._bind(create_engine(state["url"]))
 
     @contextlib.contextmanager
-    def attach(self, statements: Sequence[Statement], when: LogPredicate) -> Iterator[None]:
-        """Run ``statements`` inside this thread's next append whose logs satisfy ``when``.
+    def attach(self, statements: Sequence[Statement], op_code: int, **match: Any) -> Iterator[None]:
+        """Run ``statements`` inside this thread's next append that holds a log of ``op_code``
+        whose fields equal ``match`` (e.g. ``trial_id=7``). A statement that fails (a duplicate
+        key, a guard) rolls the logs back with it."""
 
-        A statement that fails (a duplicate key, say) rolls the logs back with it.
-        """
+        def when(logs: Sequence[dict[str, Any]]) -> bool:
+            return any(
+                log["op_code"] == op_code and all(log.get(k) == v for k, v in match.items())
+                for log in logs
+            )
+
         self._attached.pending = (statements, when)
         try:
             yield

@@ -127,10 +127,19 @@ class RegistryStore:
                 params,
             )
             rows = [VersionRow(*row) for row in cursor.fetchall()]
-            cursor.execute("SELECT name, alias, version FROM hpo_model_aliases ORDER BY alias")
+            names = sorted({r.name for r in rows})
             aliases: dict[tuple[str, int], list[str]] = {}
-            for name, alias, version in cursor.fetchall():
-                aliases.setdefault((name, int(version)), []).append(alias)
+            if names:  # only the aliases of the models found, not the whole table
+                marks = ", ".join("?" * len(names))
+                cursor.execute(
+                    self._sql.sql(
+                        "SELECT name, alias, version FROM hpo_model_aliases "
+                        f"WHERE name IN ({marks}) ORDER BY alias"
+                    ),
+                    tuple(names),
+                )
+                for name, alias, version in cursor.fetchall():
+                    aliases.setdefault((name, int(version)), []).append(alias)
         return [
             VersionRow(**{**r.__dict__, "aliases": tuple(aliases.get((r.name, r.version), ()))})
             for r in rows
