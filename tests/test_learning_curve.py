@@ -116,10 +116,33 @@ def test_startup_warmup_interval_and_end_hold_the_pruner_back(pruner) -> None:
     assert not pruner.prune(study, running(with_noise(saturating(0.5, 0.1)), 8))
 
 
-def test_too_short_a_curve_is_never_pruned_and_nan_always_is() -> None:
+def test_a_short_curve_is_judged_by_the_gains_the_completed_trials_made_after_its_step() -> None:
+    short = running(lambda t: 0.63 + 0.01 * t, 3)  # at 0.65 after three steps
+    # completed trials that started near their end (+0.05 after step 2): 0.70 < 0.90
+    trials = study_with_finished(LearningCurvePruner(), FINALS).trials
+    for trial in trials:
+        trial.intermediate_values.update({0: trial.value - 0.1, 1: trial.value - 0.07})
+        trial.intermediate_values[2] = trial.value - 0.05
+    fast = rebuilt(trials, LearningCurvePruner())
+    assert fast.pruner.prune(fast, short)
+    # completed trials that gained 0.30 after step 2: the same short curve may still win
+    slow = study_with_finished(LearningCurvePruner(), FINALS)
+    assert not slow.pruner.prune(slow, short)
+    # with the warm-up at 3 steps, only a fitted curve decides
+    warm = rebuilt(trials, LearningCurvePruner(n_warmup_steps=3))
+    assert not warm.pruner.prune(warm, short)
+
+
+def rebuilt(
+    trials: list[optuna.trial.FrozenTrial], pruner: optuna.pruners.BasePruner
+) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.add_trials(trials)
+    return study
+
+
+def test_a_curve_whose_latest_value_is_nan_is_pruned() -> None:
     study = study_with_finished(LearningCurvePruner(), FINALS)
-    hopeless = with_noise(saturating(0.3, 0.1))
-    assert not study.pruner.prune(study, running(hopeless, 3))
     diverged = create_trial(
         state=TrialState.RUNNING, intermediate_values={0: 0.2, 1: 0.3, 2: math.nan}
     )
