@@ -9,6 +9,7 @@ import threading
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from hpo.cli import _render as render
 from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail
@@ -344,10 +345,10 @@ def main() -> None:
     try:
         app()
     except HpoError as e:
-        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False)
+        _err.print(f"[red]error:[/red] {escape(f'{e.code}: {e.message}')}", highlight=False)
         sys.exit(1)
 
 
-from hpo.cli import _lineage_commands  # noqa: E402,F401  (registers its commands)
+from hpo.cli import _insight_commands, _lineage_commands  # noqa: E402,F401  (register commands)
 
 __all__ = ["app", "main", "models_app", "trials_app"]

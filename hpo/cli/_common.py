@@ -6,10 +6,11 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hpo.errors import HpoError
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 Address = Annotated[
     str | None,
@@ -47,5 +48,6 @@ def _call(
 
 
 def _fail(message: str) -> NoReturn:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    """Print one error line (``message`` verbatim: brackets are not markup) and exit 1."""
+    _err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(1)
