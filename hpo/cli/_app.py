@@ -322,25 +322,6 @@ def best(
     render.trials(list(response.trials), as_json)
 
 
-@app.command()
-def dashboard(
-    db: Annotated[
-        str, typer.Option("--db", envvar="HPO_DB", help="The coordinator's database.")
-    ] = "sqlite:///hpo.db",
-    host: Annotated[str, typer.Option(help="Interface for the web UI.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
-) -> None:
-    """Open optuna-dashboard on an hpo database (needs the dashboard extra: pip install optuna-dashboard)."""
-    try:
-        import optuna_dashboard
-    except ImportError:
-        _fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
-    from hpo.storage import optuna_storage
-
-    print(f"optuna-dashboard on http://{host}:{port}", flush=True)
-    optuna_dashboard.run_server(optuna_storage(db), host=host, port=port)
-
-
 def main() -> None:
     try:
         app()
@@ -349,6 +330,6 @@ def main() -> None:
         sys.exit(1)
 
 
-from hpo.cli import _insight_commands, _lineage_commands  # noqa: E402,F401  (register commands)
+from hpo.cli import _dashboard, _insight_commands, _lineage_commands  # noqa: E402,F401,I001
 
 __all__ = ["app", "main", "models_app", "trials_app"]

@@ -54,6 +54,14 @@ def _flatten(record: dict[str, Any]) -> dict[str, str]:
             last[m["name"]] = (step, m.get("value", 0.0))
     for name, (step, value) in sorted(last.items()):
         flat[f"metric.{name}"] = f"{value:.6g} (step {step})"
+    flat.update(lineage_fields(lineage))
+    return flat
+
+
+def lineage_fields(lineage: dict[str, Any]) -> dict[str, str]:
+    """A trial's lineage as "section.key" -> text; ``lineage`` is a ``TrialLineage`` message
+    as a dict (its ``lineage``, ``data`` and ``artifacts``)."""
+    flat: dict[str, str] = {}
     code = lineage.get("lineage", {}).get("code", {})
     if not code.get("has_git"):
         flat["code"] = "no git"
