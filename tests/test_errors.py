@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-import sqlalchemy as sa
+from db_state import db_digest
 
 from hpo.server import Coordinator
 from hpo.v1 import coordinator_pb2 as api
@@ -53,12 +53,8 @@ def running(stub: api_grpc.CoordinatorStub) -> dict[str, int]:
     return {"finished": first, "running": second}
 
 
-def snapshot(coordinator: Coordinator) -> tuple[int, ...]:
-    with coordinator.storage.engine.connect() as conn:
-        return tuple(
-            conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-            for table in ("hpo_journal", "hpo_leases", "hpo_requests")
-        )
+def snapshot(coordinator: Coordinator) -> str:
+    return db_digest(coordinator.storage.engine)
 
 
 def expect(

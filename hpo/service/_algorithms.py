@@ -22,6 +22,15 @@ def _gp_sampler(**options: Any) -> optuna.samplers.BaseSampler:
     return optuna.samplers.GPSampler(**options)
 
 
+class _ServedGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, minus the ``study.stop()`` it calls from ``after_trial`` when
+    the grid is done (meant for ``optimize`` loops): the coordinator asks ``is_exhausted``
+    before each trial instead and answers "budget spent"."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
 SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,
     "gp": _gp_sampler,
@@ -29,7 +38,7 @@ SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
     "nsga2": optuna.samplers.NSGAIISampler,
     "qmc": optuna.samplers.QMCSampler,
     "random": optuna.samplers.RandomSampler,
-    "grid": optuna.samplers.GridSampler,
+    "grid": _ServedGridSampler,
 }
 
 PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
@@ -81,8 +90,9 @@ def build_sampler(spec: AlgorithmSpec, seed_offset: int = 0) -> optuna.samplers.
     """Construct the sampler. ``seed_offset`` shifts a given seed so that a coordinator that
     rebuilds a sampler for a study with trials does not repeat the first proposals."""
     options = dict(spec.options)
-    if seed_offset and options.get("seed") is not None:
-        options["seed"] = int(options["seed"]) + seed_offset
+    if seed_offset and isinstance(options.get("seed"), int):
+        # Seeds are 32-bit: wrap, so that a seed near 2**32 stays valid (Optuna refuses more).
+        options["seed"] = (options["seed"] + seed_offset) % 2**32
     return _construct("sampler", SAMPLERS, spec.name, options)
 
 

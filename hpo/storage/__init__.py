@@ -1,8 +1,10 @@
-"""Storage: Optuna's JournalStorage on a SQL operation log, plus leases and request ids.
+"""Storage: each study's own operation log in SQL, loaded on demand, plus leases, request
+ids, budgets, lineage and the model registry.
 
 ``open_storage(url)`` is the entry point; it migrates the schema and returns a
-:class:`Storage` whose ``optuna`` attribute is an ordinary Optuna storage (the samplers,
-``optuna.load_study`` and optuna-dashboard all use it).
+:class:`Storage`. Its ``studies`` log opens units of work (``studies.transaction(study_id)``)
+in which trial changes and the service's own rows commit together; its ``optuna`` attribute
+is an ordinary Optuna storage (``optuna.load_study``, optuna-dashboard).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from hpo.storage._engine import (
     normalize_url,
     redact_url,
 )
-from hpo.storage._journal import SnapshotJournalStorage, SqlJournalBackend
 from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, LineageStore, TrialRecords
 from hpo.storage._migrate import upgrade
+from hpo.storage._optuna_view import OptunaStorage
 from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger, TrialBudget
 from hpo.storage._registry import RegistryStore, VersionRow
 from hpo.storage._sql import ConditionFailedError, RawSql, Statement
+from hpo.storage._studies import StudyGoneError, StudyLog, StudyRow, Unit
 
 __all__ = [
     "ArtifactRow",
@@ -43,11 +46,14 @@ __all__ = [
     "LeaseStore",
     "RecordedRequest",
     "RequestLedger",
-    "SnapshotJournalStorage",
+    "OptunaStorage",
     "Statement",
-    "SqlJournalBackend",
     "Storage",
+    "StudyGoneError",
+    "StudyLog",
+    "StudyRow",
     "TrialBudget",
+    "Unit",
     "open_storage",
     "optuna_storage",
     "redact_url",
@@ -60,7 +66,8 @@ class Storage:
 
     url: str
     engine: sa.Engine
-    optuna: SnapshotJournalStorage
+    studies: StudyLog
+    optuna: OptunaStorage
     leases: LeaseStore
     requests: RequestLedger
     budgets: TrialBudget
@@ -76,10 +83,12 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
     engine = create_engine(url)
     upgrade(engine)
     sql = RawSql(engine)
+    studies = StudyLog(sql)
     return Storage(
         url=normalize_url(url),
         engine=engine,
-        optuna=SnapshotJournalStorage(SqlJournalBackend(engine)),
+        studies=studies,
+        optuna=OptunaStorage.standalone(studies),
         leases=LeaseStore(sql),
         requests=RequestLedger(sql),
         budgets=TrialBudget(sql),
@@ -88,6 +97,6 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
     )
 
 
-def optuna_storage(url: str = DEFAULT_URL) -> SnapshotJournalStorage:
+def optuna_storage(url: str = DEFAULT_URL) -> OptunaStorage:
     """An Optuna storage on an hpo database, for ``optuna.load_study`` or optuna-dashboard."""
     return open_storage(url).optuna
