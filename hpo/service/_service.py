@@ -29,6 +29,7 @@ from hpo.errors import (
     TrialFinishedError,
 )
 from hpo.service._access import current_caller, require_access
+from hpo.service._census import HeldStudyCensus
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._rules import (
@@ -71,7 +72,7 @@ def _one_sync(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-class StudyService(LeaseExpiry):
+class StudyService(LeaseExpiry, HeldStudyCensus):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. Calls on one

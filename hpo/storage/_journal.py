@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from optuna.storages.journal import BaseJournalBackend, JournalStorage
 
+from hpo._metrics import timed_journal_append
 from hpo.storage._engine import create_engine
 from hpo.storage._sql import RawSql, Statement
 
@@ -86,6 +87,7 @@ class SqlJournalBackend(BaseJournalBackend):
             rows = cursor.fetchall()
         return [json.loads(payload) for (payload,) in rows]
 
+    @timed_journal_append
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         payloads = [json.dumps(log, separators=(",", ":")) for log in logs]
         pending = getattr(self._attached, "pending", None)
