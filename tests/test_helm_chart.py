@@ -50,12 +50,11 @@ def helm() -> str:
     return on_path
 
 
-def run_helm(*args: str, chart: Path = CHART, check: bool = True) -> subprocess.CompletedProcess:
+def run_helm(command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``helm COMMAND [hpo] CHART ARGS...`` (template takes a release name, lint does not)."""
+    release = ["hpo"] if command == "template" else []
     result = subprocess.run(
-        [helm(), *args[:1], *(["hpo"] if args[0] == "template" else []), str(chart), *args[1:]],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [helm(), command, *release, str(CHART), *args], capture_output=True, text=True, timeout=120
     )
     if check:
         assert result.returncode == 0, result.stderr

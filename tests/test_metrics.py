@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import hpo
 from hpo.errors import UnavailableError
-from hpo.server import Coordinator
+from hpo.server import Coordinator, ServerSecurity, add_token
 from hpo.storage._engine import translate_db_errors
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
@@ -140,3 +140,18 @@ def test_expired_leases_and_database_errors_are_counted(sqlite_url: str) -> None
     assert value(after, "hpo_trials", study="silent", state="FAIL") == 1
     errors = ("hpo_database_errors_total", "unavailable")
     assert value(after, errors[0], kind=errors[1]) - value(before, errors[0], kind=errors[1]) == 1
+
+
+def test_calls_refused_for_their_token_are_counted(sqlite_url: str, tmp_path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    add_token(tokens, "alice")
+    port = free_port()
+    security = ServerSecurity(token_file=str(tokens))
+    with Coordinator(sqlite_url, port=0, security=security, metrics_port=port) as coordinator:
+        before = rpc_calls(scrape(port), "ListStudies", "UNAUTHENTICATED")
+        with grpc.insecure_channel(coordinator.address) as channel:
+            stub = api_grpc.CoordinatorStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ListStudies(api.ListStudiesRequest())
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert rpc_calls(scrape(port), "ListStudies", "UNAUTHENTICATED") - before == 1
