@@ -99,6 +99,15 @@ def server(
             "hpo-artifacts/ beside a SQLite file, else in the working directory.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="HPO_METRICS_PORT",
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics over HTTP on --host at this port; 0: off.",
+        ),
+    ] = 0,
 ) -> None:
     """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
     from hpo.server import Coordinator
@@ -120,10 +129,13 @@ def server(
             max_workers=workers,
             artifacts_url=artifacts,
             security=security,
+            metrics_port=metrics_port,
         ).start()
     except (ValueError, OSError) as e:
         _fail(str(e))
     print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
+    if metrics_port:
+        print(f"metrics on http://{coordinator.address.rsplit(':', 1)[0]}:{metrics_port}/metrics", flush=True)
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:

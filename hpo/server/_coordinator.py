@@ -9,8 +9,10 @@ import grpc
 import optuna
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from hpo import _metrics
 from hpo.server._errors import ErrorInterceptor
 from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
+from hpo.server._rpc_metrics import RpcMetricsInterceptor
 from hpo.server._security import ServerSecurity
 from hpo.server._servicer import CoordinatorServicer
 from hpo.service import LeaseReaper, RegistryService, StudyService, TrackingService
@@ -30,6 +32,8 @@ class Coordinator:
 
     ``start()`` returns once it accepts calls; ``stop(grace)`` stops taking new calls, lets
     the ones in flight finish for up to ``grace`` seconds, then closes the database.
+    With ``metrics_port`` (0: off) it also serves Prometheus metrics over HTTP on
+    ``host:metrics_port`` (see :mod:`hpo._metrics` for what they are).
     """
 
     def __init__(
@@ -41,8 +45,11 @@ class Coordinator:
         reap_interval: float = 5.0,
         artifacts_url: str | None = None,
         security: ServerSecurity | None = None,
+        metrics_port: int = 0,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if not 0 <= metrics_port <= 65535:
+            raise ValueError(f"metrics_port: {metrics_port} is not a port (0 to 65535; 0: off)")
         security = security or ServerSecurity()
         security.check_exposure(host)
         self.storage_url = storage_url
@@ -53,6 +60,9 @@ class Coordinator:
         self.registry = RegistryService(self.service)
         self._reaper = LeaseReaper(self.service, interval=reap_interval)
         self._health = health.HealthServicer()
+        self.metrics_port = metrics_port
+        self._metrics_endpoint: _metrics.MetricsEndpoint | None = None
+        measured = [RpcMetricsInterceptor()] if metrics_port else []
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -60,7 +70,7 @@ class Coordinator:
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
-            interceptors=[*security.interceptors(), ErrorInterceptor()],
+            interceptors=[*measured, *security.interceptors(), ErrorInterceptor()],
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
@@ -83,6 +93,9 @@ class Coordinator:
         return f"{_bracket(self.host)}:{self.port}"
 
     def start(self) -> Coordinator:
+        if self.metrics_port:
+            self._metrics_endpoint = _metrics.serve(self.host, self.metrics_port)
+            _metrics.add_trial_counts(self.service.held_trial_counts)
         self._server.start()
         self._reaper.start()
         for name in ("", *SERVICE_NAMES):
@@ -94,6 +107,9 @@ class Coordinator:
         self._health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
         self._reaper.stop()
+        if self._metrics_endpoint is not None:
+            _metrics.remove_trial_counts(self.service.held_trial_counts)
+            self._metrics_endpoint.close()
         self.storage.close()
 
     def wait(self) -> None:

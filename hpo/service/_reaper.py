@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from hpo._metrics import observe_leases_expired
 from hpo.errors import HpoError
 from hpo.service._service import StudyService
 
@@ -34,7 +35,7 @@ class LeaseReaper:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._service.expire_stale_leases()
+                observe_leases_expired(len(self._service.expire_stale_leases()))
             except HpoError as e:  # database down: try again next round
                 _logger.warning("lease reaper: %s", e.message)
             except Exception:

@@ -32,6 +32,7 @@ from hpo.errors import (
     TrialFinishedError,
 )
 from hpo.service._access import current_caller, require_access
+from hpo.service._census import HeldStudyCensus
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
@@ -55,7 +56,7 @@ MAX_PARAMS_PER_TRIAL = 1_000
 _BUDGET_HOLDERS = ("RUNNING", "COMPLETE", "PRUNED")
 
 
-class StudyService(LeaseExpiry, TrialReads):
+class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. A study is loaded

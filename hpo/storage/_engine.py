@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
+from hpo import _metrics
 from hpo._defaults import DEFAULT_STORAGE_URL
 from hpo.errors import UnavailableError
 
@@ -114,7 +115,9 @@ def translate_db_errors() -> Iterator[None]:
     try:
         yield
     except _DUPLICATE as e:
+        _metrics.observe_database_error("duplicate_key")
         raise DuplicateKeyError(str(e)) from e
     except _UNAVAILABLE as e:
+        _metrics.observe_database_error("unavailable")
         _logger.warning("database unavailable: %s: %s", type(e).__name__, e)
         raise UnavailableError("database unavailable; retry later") from e

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from hpo._metrics import observe_database_retry
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import RawSql
 
@@ -64,6 +65,7 @@ class RegistryStore:
                     cursor.execute(insert, self._values(created))
                 return created
             except DuplicateKeyError:
+                observe_database_retry("register_model_version")
                 continue  # another registration took this number (or this request id)
         raise DuplicateKeyError(f"could not number a version of {row.name!r}")
 

@@ -21,6 +21,7 @@ from typing import Any
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from hpo._metrics import observe_journal_append
 from hpo.storage._sql import RawSql, Statement
 from hpo.storage._trial_log import (
     DELETED_OP,
@@ -250,6 +251,7 @@ class StudyLog:
             self._alive(model)
             unit = Unit(self, model, cursor)
             yield unit
+            appending = time.perf_counter()
             seq = model.seq + 1
             if unit.draft.ops:
                 cursor.execute(self.sql.sql(_APPEND), (study_id, seq, encode_ops(unit.draft.ops)))
@@ -257,6 +259,7 @@ class StudyLog:
                 if counts != model.counts:
                     cursor.execute(self.sql.sql(_COUNTS), (json.dumps(counts), study_id))
         if unit.draft.ops:
+            observe_journal_append(time.perf_counter() - appending)
             with self._model_lock(study_id):
                 self.units_committed += 1
                 if model.seq < seq:
