@@ -108,6 +108,14 @@ def server(
             help="Serve Prometheus metrics over HTTP on --host at this port; 0: off.",
         ),
     ] = 0,
+    study_idle_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Let go of a study no call used for this long (it is reloaded from the "
+            "database when a call names it again).",
+        ),
+    ] = 600.0,
 ) -> None:
     """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
     from hpo.server import Coordinator
@@ -130,6 +138,7 @@ def server(
             artifacts_url=artifacts,
             security=security,
             metrics_port=metrics_port,
+            study_idle_seconds=study_idle_seconds,
         ).start()
     except (ValueError, OSError) as e:
         _fail(str(e))

@@ -43,6 +43,7 @@ class Coordinator:
         port: int = 0,
         max_workers: int = 16,
         reap_interval: float = 5.0,
+        study_idle_seconds: float = 600.0,
         artifacts_url: str | None = None,
         security: ServerSecurity | None = None,
         metrics_port: int = 0,
@@ -58,7 +59,9 @@ class Coordinator:
         self.artifacts_url = artifacts_url or default_artifacts_url(storage_url)
         self.tracking = TrackingService(self.service, ArtifactStore(self.artifacts_url))
         self.registry = RegistryService(self.service)
-        self._reaper = LeaseReaper(self.service, interval=reap_interval)
+        self._reaper = LeaseReaper(
+            self.service, interval=reap_interval, idle_seconds=study_idle_seconds
+        )
         self._health = health.HealthServicer()
         self.metrics_port = metrics_port
         self._metrics_endpoint: _metrics.MetricsEndpoint | None = None
