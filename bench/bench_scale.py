@@ -145,7 +145,7 @@ def main() -> None:
         for _ in range(args.repeats):
             server = Server(url)
             try:
-                loads.append(timed(lambda: hpo.load_study("big", address=server.address).ask()))
+                loads.append(timed(lambda s=server: hpo.load_study("big", address=s.address).ask()))
                 rss.append(server.rss)
             finally:
                 server.close()
