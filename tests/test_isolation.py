@@ -187,3 +187,26 @@ def test_a_locked_postgres_table_answers_unavailable_and_a_retry_finishes_once(
             blocker.execute("LOCK TABLE hpo_study_log IN ACCESS EXCLUSIVE MODE")
             _tell_through_a_stall(coordinator.address, "stall", trial.number, blocker.rollback)
         assert [t.state for t in study.trials] == [hpo.TrialState.COMPLETE]
+
+
+def test_a_trial_of_a_deleted_study_never_reaches_the_study_that_took_its_name(
+    sqlite_coordinator,
+) -> None:
+    address = sqlite_coordinator.address
+    old = hpo.create_study("reused", address=address)
+    stale = old.ask()  # an old worker's trial 0
+    with grpc.insecure_channel(address) as channel:
+        api_grpc.CoordinatorStub(channel).DeleteStudy(api.DeleteStudyRequest(name="reused"))
+    new = hpo.create_study("reused", address=address)
+    fresh = new.ask()  # the new study's trial 0
+    assert (stale.number, fresh.number) == (0, 0) and stale.study_id != fresh.study_id
+    for late_call in (
+        lambda: old.tell(stale, 1.0),
+        lambda: stale.report(1.0, 0),
+        lambda: stale.suggest_float("x", 0, 1),
+        lambda: stale.set_user_attr("k", 1),
+    ):
+        with pytest.raises(hpo.NotFoundError, match="study_id"):
+            late_call()
+    assert new.trials[0].state == hpo.TrialState.RUNNING and new.trials[0].params == {}
+    assert new.tell(fresh, 2.0).value == 2.0

@@ -19,9 +19,12 @@ class Heartbeat:
     through ``is_lost`` so the SDK can tell the objective's owner.
     """
 
-    def __init__(self, connection: Connection, study: str, interval: float) -> None:
+    def __init__(
+        self, connection: Connection, study: str, interval: float, study_id: int = 0
+    ) -> None:
         self._connection = connection
         self._study = study
+        self._study_id = study_id
         self._interval = max(interval, 0.05)
         self._numbers: set[int] = set()
         self._lost: set[int] = set()
@@ -59,7 +62,9 @@ class Heartbeat:
                 self._beat(number)
 
     def _beat(self, number: int) -> None:
-        request = api.HeartbeatRequest(study=self._study, trial_number=number)
+        request = api.HeartbeatRequest(
+            study=self._study, trial_number=number, study_id=self._study_id
+        )
         try:
             self._connection.call("Heartbeat", request, timeout=max(self._interval, 5.0))
         except (FailedPreconditionError, NotFoundError) as e:

@@ -42,7 +42,9 @@ class Study:
         self._connection = connection
         self._message = message
         self.study_name = message.name
-        self._heartbeat = Heartbeat(connection, message.name, message.lease_seconds / 4)
+        self._heartbeat = Heartbeat(
+            connection, message.name, message.lease_seconds / 4, message.study_id
+        )
 
     # -- description -----------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class Study:
         says otherwise; PRUNED without values uses the last reported one. Retried calls have
         one effect (each tell carries a request id)."""
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        study_id = trial.study_id if isinstance(trial, Trial) else 0
         if state is None:
             state = TrialState.COMPLETE if values is not None else TrialState.FAIL
         numbers: list[float] = []
@@ -115,6 +118,7 @@ class Study:
             values=numbers,
             request_id=uuid.uuid4().hex,
             fail_reason=fail_reason,
+            study_id=study_id,
         )
         try:
             return frozen_trial_from_pb(self._call("Tell", request))

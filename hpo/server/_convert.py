@@ -82,6 +82,7 @@ def study_to_pb(view: StudyView) -> pb.Study:
             pb.TrialState.Name(STATE_TO_PB[TrialState[name]]): n
             for name, n in view.trial_counts.items()
         },
+        study_id=view.study_id,
     )
 
 
@@ -113,6 +114,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,
         fail_reason=view.fail_reason,
+        study_id=view.study_id,
     )
     if view.retry_of is not None:
         message.retry_of = view.retry_of

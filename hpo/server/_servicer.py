@@ -62,13 +62,18 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
     def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
         distribution = convert.distribution_from_pb("distribution", request.distribution)
         value = self._service.suggest(
-            request.study, request.trial_number, request.name, distribution
+            request.study, request.trial_number, request.name, distribution, request.study_id
         )
         return api.SuggestResponse(value=convert.value_to_pb(value))
 
     def Report(self, request: api.ReportRequest, context: Any) -> api.ReportResponse:
         should_prune = self._service.report(
-            request.study, request.trial_number, request.step, request.value, request.request_id
+            request.study,
+            request.trial_number,
+            request.step,
+            request.value,
+            request.request_id,
+            study_id=request.study_id,
         )
         return api.ReportResponse(should_prune=should_prune)
 
@@ -80,18 +85,21 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             list(request.values),
             request_id=request.request_id,
             fail_reason=request.fail_reason,
+            study_id=request.study_id,
         )
         return convert.trial_to_pb(view)
 
     def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
-        seconds = self._service.heartbeat(request.study, request.trial_number)
+        seconds = self._service.heartbeat(request.study, request.trial_number, request.study_id)
         return api.HeartbeatResponse(lease_seconds=seconds)
 
     def SetTrialUserAttr(
         self, request: api.SetTrialUserAttrRequest, context: Any
     ) -> api.SetTrialUserAttrResponse:
         value = convert.json_from_pb("value_json", request.value_json)
-        self._service.set_trial_user_attr(request.study, request.trial_number, request.key, value)
+        self._service.set_trial_user_attr(
+            request.study, request.trial_number, request.key, value, request.study_id
+        )
         return api.SetTrialUserAttrResponse()
 
     def GetTrial(self, request: api.GetTrialRequest, context: Any) -> pb.Trial:

@@ -117,6 +117,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             directions=runtime.directions,
             config=runtime.config,
             trial_counts=dict(model.counts),
+            study_id=runtime.study_id,
         )
 
     def list_studies(self) -> list[StudyView]:
@@ -132,7 +133,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             except Exception:
                 _logger.exception("study %r: stored configuration unreadable; not listed", row.name)
                 continue
-            views.append(StudyView(row.name, row.directions, config, dict(row.trial_counts)))
+            views.append(
+                StudyView(row.name, row.directions, config, dict(row.trial_counts), row.study_id)
+            )
         return sorted(views, key=lambda view: view.name)
 
     def delete_study(self, name: str) -> None:
@@ -198,10 +201,12 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
 
     @fresh_study
-    def suggest(self, study: str, number: int, name: str, distribution: BaseDistribution) -> Any:
+    def suggest(
+        self, study: str, number: int, name: str, distribution: BaseDistribution, study_id: int = 0
+    ) -> Any:
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
             frozen = runtime.running_trial(unit.draft, number)
             if name in frozen.distributions:
@@ -224,13 +229,19 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
 
     @fresh_study
     def report(
-        self, study: str, number: int, step: int, value: float, request_id: str = ""
+        self,
+        study: str,
+        number: int,
+        step: int,
+        value: float,
+        request_id: str = "",
+        study_id: int = 0,
     ) -> bool:
         if step < 0:
             raise InvalidArgumentError.for_field("step", "must be >= 0")
         if math.isnan(value):
             raise InvalidArgumentError.for_field("value", "must not be NaN")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         if runtime.n_objectives > 1:
             raise FailedPreconditionError(
                 f"study: {study!r} has several directions; Optuna's pruners and Report support one"
@@ -265,8 +276,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         values: Sequence[float] = (),
         request_id: str = "",
         fail_reason: str = "",
+        study_id: int = 0,
     ) -> TrialView:
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         values = validate_tell(state, list(values), runtime.n_objectives)
         digest = request_digest("tell", number, state.name, values, fail_reason)
         with runtime.lock:
@@ -289,8 +301,8 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         return TrialView(study, frozen)
 
     @fresh_study
-    def heartbeat(self, study: str, number: int) -> float:
-        runtime = self._runtime(study)
+    def heartbeat(self, study: str, number: int, study_id: int = 0) -> float:
+        runtime = self._runtime(study, study_id)
         frozen = runtime.running_trial(self._current(runtime), number)
         if not self._storage.leases.renew(trial_id(frozen)):
             # It finished between the read and the renewal: say how.
@@ -298,10 +310,12 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         return runtime.config.lease_seconds
 
     @fresh_study
-    def set_trial_user_attr(self, study: str, number: int, key: str, value: Any) -> None:
+    def set_trial_user_attr(
+        self, study: str, number: int, key: str, value: Any, study_id: int = 0
+    ) -> None:
         if not key:
             raise InvalidArgumentError.for_field("key", "must be non-empty")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
             frozen = runtime.running_trial(unit.draft, number)
             self._storage.optuna.within(unit).set_trial_user_attr(trial_id(frozen), key, value)
@@ -358,7 +372,19 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             raise StudyNotFoundError(f"study: no study named {name!r}")
         return row
 
-    def _runtime(self, name: str) -> StudyRuntime:
+    def _runtime(self, name: str, study_id: int = 0) -> StudyRuntime:
+        """The study of this name, loaded; with ``study_id``, only if it is that study."""
+        runtime = self._named(name)
+        if study_id and runtime.study_id != study_id:
+            self._drop(name)  # maybe a stale cache: look again before refusing
+            runtime = self._named(name)
+            if runtime.study_id != study_id:
+                raise StudyNotFoundError(
+                    f"study_id: study {study_id} is gone; {name!r} now names another study"
+                )
+        return runtime
+
+    def _named(self, name: str) -> StudyRuntime:
         with self._runtimes_lock:
             runtime = self._runtimes.get(name)
         if runtime is None:
