@@ -28,7 +28,9 @@ from hpo.errors import (
     StudyNotFoundError,
     TrialFinishedError,
 )
+from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
+from hpo.service._algorithms import check_sampler_param
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._rules import (
@@ -53,8 +55,6 @@ _logger = logging.getLogger(__name__)
 SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
 SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
 CREATE_TRIAL = JournalOperation.CREATE_TRIAL
-MAX_FAIL_REASON = 16_000
-MAX_PARAMS_PER_TRIAL = 1_000
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -170,6 +170,7 @@ class StudyService(LeaseExpiry):
         space = runtime.config.search_space if search_space is None else search_space
         for name, distribution in space.items():
             runtime.check_compatible(f"search_space.{name}", name, distribution)
+            check_sampler_param(runtime.config.sampler, f"search_space.{name}", name)
         heartbeat = runtime.config.heartbeat_seconds
         with runtime.lock:
             if client_id:
@@ -211,11 +212,13 @@ class StudyService(LeaseExpiry):
                         f"trial {number} already has {name!r} from {frozen.distributions[name]}",
                     )
                 return frozen.params[name]
-            if len(frozen.distributions) >= MAX_PARAMS_PER_TRIAL:
+            if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
                 raise ResourceExhaustedError(
-                    f"name: trial {number} has {MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
+                    f"name: trial {number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
                 )
             runtime.check_compatible("distribution", name, distribution)
+            check_sampler_param(runtime.config.sampler, "name", name)
+            limits.check_trial_growth("name", frozen, limits.param_bytes(name, distribution))
             trial = runtime.optuna_trial(frozen._trial_id)
             # Let the sampler see the study as of now, as in-process Optuna does after ask().
             runtime.study._thread_local.cached_all_trials = None
@@ -243,6 +246,7 @@ class StudyService(LeaseExpiry):
                 return self._should_prune(runtime, number)
         frozen = runtime.running_trial(number)
         if step not in frozen.intermediate_values:  # as Optuna: the first value of a step wins
+            limits.check_trial_growth("step", frozen, limits.INTERMEDIATE_VALUE_BYTES)
             self._with_records(
                 runtime,
                 frozen._trial_id,
@@ -293,6 +297,7 @@ class StudyService(LeaseExpiry):
             raise InvalidArgumentError.for_field("key", "must be non-empty")
         runtime = self._runtime(study)
         frozen = runtime.running_trial(number)
+        limits.check_trial_growth("value_json", frozen, limits.user_attr_growth(frozen, key, value))
         self._storage.optuna.set_trial_user_attr(frozen._trial_id, key, value)
 
     @_one_sync
@@ -477,7 +482,7 @@ class StudyService(LeaseExpiry):
         try:
             if state == TrialState.FAIL and fail_reason:
                 self._storage.optuna.set_trial_system_attr(
-                    trial_id, FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
+                    trial_id, FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
                 )
             self._with_records(
                 runtime,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from optuna.trial import FrozenTrial
 
 from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from hpo.service._limits import check_name
 from hpo.service._service import StudyService
 from hpo.storage import (
     ArtifactRow,
@@ -21,7 +22,6 @@ from hpo.storage import (
 
 DATA_KINDS = ("file", "directory", "ndarray", "dataframe")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-MAX_NAME = 256
 
 
 def validate_digest(field: str, digest: str) -> None:
@@ -30,8 +30,7 @@ def validate_digest(field: str, digest: str) -> None:
 
 
 def _validate_name(field: str, name: str, *, file_name: bool = False) -> None:
-    if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise InvalidArgumentError.for_field(field, f"must be 1-{MAX_NAME} printable characters")
+    check_name(field, name, printable=True)
     if file_name and ("/" in name or "\\" in name or name in (".", "..")):
         raise InvalidArgumentError.for_field(field, "must be a file name, not a path")
 
