@@ -72,14 +72,15 @@ def distribution_from_pb(field: str, message: pb.Distribution) -> BaseDistributi
         if kind == "float_distribution":
             d = message.float_distribution
             _require_finite(f"{field}.float_distribution", low=d.low, high=d.high)
-            if not math.isfinite(d.high - d.low):  # samplers compute with the width
-                raise InvalidArgumentError.for_field(
-                    f"{field}.float_distribution", "high - low overflows; narrow the range"
-                )
             step = d.step if d.HasField("step") else None
             if step is not None and not (math.isfinite(step) and step > 0):
                 raise InvalidArgumentError.for_field(
                     f"{field}.float_distribution.step", "must be > 0"
+                )
+            # Samplers compute with the width, widened by half a step at each end.
+            if not math.isfinite(d.high - d.low + (step or 0.0)):
+                raise InvalidArgumentError.for_field(
+                    f"{field}.float_distribution", "the range's width overflows; narrow it"
                 )
             return FloatDistribution(d.low, d.high, log=d.log, step=step)
         if kind == "int_distribution":

@@ -129,6 +129,8 @@ def decode_json(field: str, text: str) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidArgumentError.for_field(field, f"not valid JSON ({e.msg})") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise InvalidArgumentError.for_field(field, "not valid JSON (a number too long)") from None
     except RecursionError:
         value = None
         depth = MAX_JSON_DEPTH + 1
