@@ -13,7 +13,9 @@ from hpo.server._errors import ErrorInterceptor
 from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
 from hpo.server._security import ServerSecurity
 from hpo.server._servicer import CoordinatorServicer
+from hpo.server._streams import StreamGuard
 from hpo.service import LeaseReaper, RegistryService, StudyService, TrackingService
+from hpo.service._limits import MAX_MESSAGE_BYTES, ServerLimits
 from hpo.storage import DEFAULT_URL, ArtifactStore, open_storage, redact_url
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import registry_pb2_grpc as reg_grpc
@@ -22,7 +24,6 @@ from hpo.v1 import tracking_pb2_grpc as trk_grpc
 _logger = logging.getLogger("hpo.server")
 SERVICE_NAME = "hpo.v1.Coordinator"
 SERVICE_NAMES = (SERVICE_NAME, "hpo.v1.Tracking", "hpo.v1.Registry")
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class Coordinator:
@@ -41,10 +42,12 @@ class Coordinator:
         reap_interval: float = 5.0,
         artifacts_url: str | None = None,
         security: ServerSecurity | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         security = security or ServerSecurity()
         security.check_exposure(host)
+        self.limits = limits = limits or ServerLimits()
         self.storage_url = storage_url
         self.storage = open_storage(storage_url)
         self.service = StudyService(self.storage)
@@ -53,6 +56,7 @@ class Coordinator:
         self.registry = RegistryService(self.service)
         self._reaper = LeaseReaper(self.service, interval=reap_interval)
         self._health = health.HealthServicer()
+        self._streams = StreamGuard(limits, max_workers)
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -60,7 +64,7 @@ class Coordinator:
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
-            interceptors=[*security.interceptors(), ErrorInterceptor()],
+            interceptors=[*security.interceptors(), ErrorInterceptor(), self._streams],
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
@@ -93,6 +97,7 @@ class Coordinator:
     def stop(self, grace: float = 10.0) -> None:
         self._health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        self._streams.idle.stop()
         self._reaper.stop()
         self.storage.close()
 
