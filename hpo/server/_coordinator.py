@@ -52,7 +52,9 @@ class Coordinator:
         self.storage = open_storage(storage_url)
         self.service = StudyService(self.storage)
         self.artifacts_url = artifacts_url or default_artifacts_url(storage_url)
-        self.tracking = TrackingService(self.service, ArtifactStore(self.artifacts_url))
+        self.tracking = TrackingService(
+            self.service, ArtifactStore(self.artifacts_url), limits.max_artifact_bytes
+        )
         self.registry = RegistryService(self.service)
         self._reaper = LeaseReaper(self.service, interval=reap_interval)
         self._health = health.HealthServicer()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
+from hpo.storage._artifacts import ArtifactStore, ArtifactTooLargeError, DigestMismatchError
 from hpo.storage._engine import (
     DEFAULT_URL,
     DuplicateKeyError,
@@ -29,6 +29,7 @@ from hpo.storage._sql import ConditionFailedError, RawSql, Statement
 __all__ = [
     "ArtifactRow",
     "ArtifactStore",
+    "ArtifactTooLargeError",
     "ConflictError",
     "DataRow",
     "DigestMismatchError",
