@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from hpo.cli import _render as render
-from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail
+from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail, warn_password_in_argv
 from hpo.errors import HpoError
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ app.add_typer(models_app, name="models")
 
 @app.command()
 def server(
+    ctx: typer.Context,
     db: Annotated[
         str,
         typer.Option("--db", envvar="HPO_DB", help="SQLite path/URL or postgresql://user@host/db."),
@@ -99,11 +100,20 @@ def server(
             "hpo-artifacts/ beside a SQLite file, else in the working directory.",
         ),
     ] = None,
+    max_artifact_bytes: Annotated[
+        int, typer.Option(help="Largest artifact an upload may send (RESOURCE_EXHAUSTED beyond).")
+    ] = 2 * 1024**3,
+    stream_idle_seconds: Annotated[
+        float, typer.Option(help="Close an upload or download that moves nothing this long.")
+    ] = 30.0,
 ) -> None:
-    """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
+    """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit.
+    SIGHUP reads the token file again (it is also read again whenever it changes)."""
     from hpo.server import Coordinator
+    from hpo.service._limits import ServerLimits
     from hpo.storage import redact_url
 
+    warn_password_in_argv(ctx, "db")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -113,6 +123,9 @@ def server(
         security = ServerSecurity(
             tls_cert, tls_key, tls_client_ca, token_file, insecure, rate_limit
         )
+        limits = ServerLimits(
+            max_artifact_bytes=max_artifact_bytes, stream_idle_seconds=stream_idle_seconds
+        )
         coordinator = Coordinator(
             db,
             host=host,
@@ -120,6 +133,7 @@ def server(
             max_workers=workers,
             artifacts_url=artifacts,
             security=security,
+            limits=limits,
         ).start()
     except (ValueError, OSError) as e:
         _fail(str(e))
@@ -129,8 +143,13 @@ def server(
     def _stop(signum: int, _frame: Any) -> None:
         stopping.set()
 
+    def _reload(signum: int, _frame: Any) -> None:
+        if not coordinator.reload_tokens():
+            logging.getLogger("hpo.server").warning("SIGHUP: no token file was read")
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _reload)
     stopping.wait()
     print("draining...", flush=True)
     coordinator.stop(grace)
@@ -323,6 +342,7 @@ def best(
 
 @app.command()
 def dashboard(
+    ctx: typer.Context,
     db: Annotated[
         str, typer.Option("--db", envvar="HPO_DB", help="The coordinator's database.")
     ] = "sqlite:///hpo.db",
@@ -330,6 +350,7 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
 ) -> None:
     """Open optuna-dashboard on an hpo database (needs the dashboard extra: pip install optuna-dashboard)."""
+    warn_password_in_argv(ctx, "db")
     try:
         import optuna_dashboard
     except ImportError:

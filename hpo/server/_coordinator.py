@@ -59,6 +59,8 @@ class Coordinator:
         self._reaper = LeaseReaper(self.service, interval=reap_interval)
         self._health = health.HealthServicer()
         self._streams = StreamGuard(limits, max_workers)
+        self._tokens = security.token_interceptor(limits)
+        first = [self._tokens] if self._tokens is not None else []
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -66,7 +68,7 @@ class Coordinator:
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
-            interceptors=[*security.interceptors(), ErrorInterceptor(), self._streams],
+            interceptors=[*first, ErrorInterceptor(), self._streams],
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
@@ -102,6 +104,11 @@ class Coordinator:
         self._streams.idle.stop()
         self._reaper.stop()
         self.storage.close()
+
+    def reload_tokens(self) -> bool:
+        """Read the token file again (``hpo server`` does on SIGHUP); False when there is
+        none or it does not parse (the previous tokens stay)."""
+        return self._tokens.tokens.reload() if self._tokens is not None else False
 
     def wait(self) -> None:
         self._server.wait_for_termination()
