@@ -365,7 +365,7 @@ def main() -> None:
     try:
         app()
     except HpoError as e:
-        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False)
+        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

@@ -72,5 +72,5 @@ def warn_password_in_argv(ctx: typer.Context, option: str) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
