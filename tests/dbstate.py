@@ -7,7 +7,10 @@ later without this file changing.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
+import grpc
+import pytest
 import sqlalchemy as sa
 
 
@@ -34,3 +37,20 @@ def table_rows(engine: sa.Engine) -> dict[str, int]:
             name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for name, table in sorted(metadata.tables.items())
         }
+
+
+def expect_refused(
+    engine: sa.Engine, call: Any, request: Any, code: grpc.StatusCode, field: str
+) -> str:
+    """``call(request)`` answers ``code`` with one line naming ``field`` first, and every
+    table is as it was; returns the message."""
+    before, rows = database_digest(engine), table_rows(engine)
+    with pytest.raises(grpc.RpcError) as info:
+        call(request, timeout=60)
+    details = info.value.details()
+    assert info.value.code() == code, details
+    assert details.startswith(field) and "\n" not in details, details
+    assert database_digest(engine) == before, (
+        f"a refused call wrote: {rows} -> {table_rows(engine)}"
+    )
+    return details

@@ -6,8 +6,6 @@ a killed coordinator are swept when the store opens again; files are the owner's
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ import blake3
 import grpc
 import pytest
 from dbstate import database_digest
+from serverproc import hpo_server
 
 from hpo.server import Coordinator, ServerSecurity, add_token
 from hpo.service._limits import ServerLimits
@@ -199,27 +198,7 @@ def test_files_are_the_owners_only(small_store) -> None:
 
 def test_a_killed_coordinators_temporary_files_are_swept_at_start(sqlite_url, tmp_path) -> None:
     artifacts = tmp_path / "artifacts"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hpo.cli",
-            "server",
-            "--db",
-            sqlite_url,
-            "--port",
-            "0",
-            "--artifacts",
-            str(artifacts),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()
-        assert "listening on" in line, server.stderr.read()
-        address = line.split("listening on ")[1].split()[0]
+    with hpo_server("--db", sqlite_url, "--artifacts", str(artifacts)) as (server, address):
         with grpc.insecure_channel(address) as channel:
             number = running_trial(channel, "s")
 
@@ -234,10 +213,6 @@ def test_a_killed_coordinators_temporary_files_are_swept_at_start(sqlite_url, tm
             server.kill()  # SIGKILL mid-upload: no finally runs
             server.wait(30)
             upload.cancel()
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     assert len(store_files(artifacts)["tmp"]) == 1
     with Coordinator(sqlite_url, artifacts_url=str(artifacts)) as coordinator:
         assert coordinator.tracking.artifacts.swept == 1

@@ -4,7 +4,6 @@ its status code, a message naming the field, and leaves the database as it was."
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -24,12 +23,6 @@ MIN = pb.DIRECTION_MINIMIZE
 
 def float_dist(low: float, high: float, **kw: Any) -> pb.Distribution:
     return pb.Distribution(float_distribution=pb.FloatDistribution(low=low, high=high, **kw))
-
-
-@pytest.fixture
-def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
-    with grpc.insecure_channel(coordinator.address) as channel:
-        yield api_grpc.CoordinatorStub(channel)
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ real server, and leaves every table as it was."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-from dbstate import database_digest, table_rows
+from dbstate import expect_refused
 
 from hpo.server import Coordinator
 from hpo.v1 import coordinator_pb2 as api
@@ -29,12 +28,6 @@ def float_dist(low: float, high: float, **kw: Any) -> pb.Distribution:
 
 
 @pytest.fixture
-def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
-    with grpc.insecure_channel(coordinator.address) as channel:
-        yield api_grpc.CoordinatorStub(channel)
-
-
-@pytest.fixture
 def running(stub: api_grpc.CoordinatorStub) -> int:
     """Study "s" with one trial running; returns its number."""
     stub.CreateStudy(api.CreateStudyRequest(name="s", directions=[MIN]))
@@ -42,18 +35,7 @@ def running(stub: api_grpc.CoordinatorStub) -> int:
 
 
 def refused(coordinator: Coordinator, call: Any, request: Any, field: str, code=INVALID) -> str:
-    before = database_digest(coordinator.storage.engine)
-    rows = table_rows(coordinator.storage.engine)
-    with pytest.raises(grpc.RpcError) as info:
-        call(request, timeout=30)
-    assert info.value.code() == code, info.value.details()
-    assert info.value.details().startswith(field), info.value.details()
-    assert "\n" not in info.value.details()
-    after = database_digest(coordinator.storage.engine)
-    assert after == before, (
-        f"a refused call wrote: {rows} -> {table_rows(coordinator.storage.engine)}"
-    )
-    return info.value.details()
+    return expect_refused(coordinator.storage.engine, call, request, code, field)
 
 
 def create(name: str = "new", **fields: Any) -> api.CreateStudyRequest:

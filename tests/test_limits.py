@@ -4,11 +4,10 @@ its status code and field, and writes nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import grpc
 import pytest
-from dbstate import database_digest
+from dbstate import expect_refused
 
 from hpo.server import Coordinator
 from hpo.service import _limits as limits
@@ -20,11 +19,7 @@ from hpo.v1 import study_pb2 as pb
 
 def test_limits(sqlite_coordinator: Coordinator) -> None:
     with grpc.insecure_channel(
-        sqlite_coordinator.address,
-        options=[
-            ("grpc.max_send_message_length", 64 << 20),
-            ("grpc.max_receive_message_length", 64 << 20),
-        ],
+        sqlite_coordinator.address, options=[("grpc.max_send_message_length", 64 << 20)]
     ) as channel:
         stub = api_grpc.CoordinatorStub(channel)
         stub.CreateStudy(api.CreateStudyRequest(name="big", directions=[pb.DIRECTION_MINIMIZE]))
@@ -72,42 +67,18 @@ def float_dist() -> pb.Distribution:
 
 
 @pytest.fixture
-def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
-    with grpc.insecure_channel(
-        coordinator.address,
-        options=[
-            ("grpc.max_send_message_length", 64 << 20),
-            ("grpc.max_receive_message_length", 64 << 20),
-        ],
-    ) as channel:
-        yield api_grpc.CoordinatorStub(channel)
-
-
-@pytest.fixture
 def running(stub) -> int:
     stub.CreateStudy(api.CreateStudyRequest(name="s", directions=[pb.DIRECTION_MINIMIZE]))
     return stub.Ask(api.AskRequest(study="s")).trial.number
 
 
 def refused(coordinator, call, request, code, field) -> None:
-    before = database_digest(coordinator.storage.engine)
-    with pytest.raises(grpc.RpcError) as info:
-        call(request, timeout=60)
-    assert info.value.code() == code, info.value.details()
-    assert info.value.details().startswith(field), info.value.details()
-    assert database_digest(coordinator.storage.engine) == before, "a refused call wrote"
+    expect_refused(coordinator.storage.engine, call, request, code, field)
 
 
 def test_per_request_spaces_and_enqueued_trials_are_capped(coordinator, stub, running) -> None:
     too_many = MAX_PARAMS_PER_TRIAL + 1
-    space = pb.SearchSpace(params={f"p{i}": float_dist() for i in range(too_many)})
-    refused(
-        coordinator,
-        stub.Ask,
-        api.AskRequest(study="s", search_space=space),
-        INVALID,
-        "search_space",
-    )
+    space_refused(coordinator, stub, {f"p{i}": float_dist() for i in range(too_many)})
     params = {f"p{i}": pb.ParamValue(double_value=0.5) for i in range(too_many)}
     refused(
         coordinator,
@@ -116,9 +87,14 @@ def test_per_request_spaces_and_enqueued_trials_are_capped(coordinator, stub, ru
         INVALID,
         "params",
     )
-    create = api.CreateStudyRequest(
-        name="wide", directions=[pb.DIRECTION_MINIMIZE], search_space=space
-    )
+
+
+def space_refused(coordinator, stub, params: dict[str, pb.Distribution]) -> None:
+    """Refused as Ask's search space and as a new study's."""
+    space = pb.SearchSpace(params=params)
+    ask = api.AskRequest(study="s", search_space=space)
+    refused(coordinator, stub.Ask, ask, INVALID, "search_space")
+    create = api.CreateStudyRequest(name="n", directions=[1], search_space=space)
     refused(coordinator, stub.CreateStudy, create, INVALID, "search_space")
 
 
@@ -135,18 +111,7 @@ def test_names_are_capped(coordinator, stub, running) -> None:
             INVALID,
             "name",
         )
-    space = pb.SearchSpace(params={long: float_dist()})
-    refused(
-        coordinator,
-        stub.Ask,
-        api.AskRequest(study="s", search_space=space),
-        INVALID,
-        "search_space",
-    )
-    create = api.CreateStudyRequest(
-        name="n", directions=[pb.DIRECTION_MINIMIZE], search_space=space
-    )
-    refused(coordinator, stub.CreateStudy, create, INVALID, "search_space")
+    space_refused(coordinator, stub, {long: float_dist()})
     enqueue = api.EnqueueTrialRequest(study="s", params={long: pb.ParamValue(double_value=1)})
     refused(coordinator, stub.EnqueueTrial, enqueue, INVALID, "params")
     enqueue = api.EnqueueTrialRequest(study="s", user_attrs={huge: "1"})
@@ -206,33 +171,24 @@ def test_reports_and_suggestions_count_toward_a_trials_size(
     )
 
 
-def test_list_trials_pages_stop_before_a_message_fills(sqlite_coordinator) -> None:
+def test_list_trials_pages_stop_before_a_message_fills(stub) -> None:
     """Five trials of 3.5 MB: one page of all of them would not fit in a message."""
-    with grpc.insecure_channel(
-        sqlite_coordinator.address,
-        options=[
-            ("grpc.max_send_message_length", 64 << 20),
-            ("grpc.max_receive_message_length", 64 << 20),
-        ],
-    ) as channel:
-        stub = api_grpc.CoordinatorStub(channel)
-        stub.CreateStudy(api.CreateStudyRequest(name="big", directions=[pb.DIRECTION_MINIMIZE]))
-        value = json.dumps("x" * int(3.5 * (1 << 20)))
-        for _ in range(5):
-            number = stub.Ask(api.AskRequest(study="big")).trial.number
-            stub.SetTrialUserAttr(
-                api.SetTrialUserAttrRequest(
-                    study="big", trial_number=number, key="k", value_json=value
-                )
-            )
-        seen: list[int] = []
-        token = ""
-        pages = 0
-        while True:
-            page = stub.ListTrials(api.ListTrialsRequest(study="big", page_token=token))
-            seen += [t.number for t in page.trials]
-            pages += 1
-            token = page.next_page_token
-            if not token:
-                break
-        assert seen == list(range(5)) and pages >= 3
+    stub.CreateStudy(api.CreateStudyRequest(name="big", directions=[pb.DIRECTION_MINIMIZE]))
+    value = json.dumps("x" * int(3.5 * (1 << 20)))
+    for _ in range(5):
+        number = stub.Ask(api.AskRequest(study="big")).trial.number
+        request = api.SetTrialUserAttrRequest(
+            study="big", trial_number=number, key="k", value_json=value
+        )
+        stub.SetTrialUserAttr(request)
+    seen: list[int] = []
+    token = ""
+    pages = 0
+    while True:
+        page = stub.ListTrials(api.ListTrialsRequest(study="big", page_token=token))
+        seen += [t.number for t in page.trials]
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == list(range(5)) and pages >= 3

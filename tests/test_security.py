@@ -200,37 +200,28 @@ def test_a_token_removed_from_the_file_is_refused_without_a_restart(sqlite_url, 
 
 def test_sighup_reads_the_token_file_and_the_server_keeps_serving(sqlite_url, tmp_path) -> None:
     import os
+    import queue
     import signal
-    import subprocess
-    import sys
+    import threading
+
+    from serverproc import hpo_server
 
     path = tmp_path / "tokens"
     alice = add_token(path, "alice")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hpo.cli", "server", "--db", sqlite_url, "--port", "0"]
-        + ["--token-file", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = server.stdout.readline()
-        assert "listening on" in line, server.stderr.read()
-        address = line.split("listening on ")[1].split()[0]
+    read = f"token file {path} read"
+    with hpo_server("--db", sqlite_url, "--token-file", str(path)) as (server, address):
+        logged: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [logged.put(x) for x in server.stderr], daemon=True).start()
         assert list_studies(address, ClientSecurity(token=alice)) == []
         os.kill(server.pid, signal.SIGHUP)
+        while read not in logged.get(timeout=30):  # the file, read again on SIGHUP
+            pass
+        assert server.poll() is None, "SIGHUP stopped the server"
         bob = add_token(path, "bob")
         assert list_studies(address, ClientSecurity(token=bob)) == []
-        assert server.poll() is None, "SIGHUP stopped the server"
         os.kill(server.pid, signal.SIGTERM)
-        out, err = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    assert server.returncode == 0, err
-    assert "stopped" in out
-    assert f"token file {path} read" in err  # the SIGHUP's reload, logged
+        assert server.wait(30) == 0
+        assert "stopped" in server.stdout.read()
 
 
 def test_calls_without_a_valid_token_are_rate_limited_and_logged_in_summary(

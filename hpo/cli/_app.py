@@ -137,20 +137,25 @@ def server(
         ).start()
     except (ValueError, OSError) as e:
         _fail(str(e))
+    received: list[int] = []  # signals, handled below rather than inside the handler
+    woken = threading.Event()
+
+    def _received(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        woken.set()
+
+    for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(handled, _received)
     print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: Any) -> None:
-        stopping.set()
-
-    def _reload(signum: int, _frame: Any) -> None:
-        if not coordinator.reload_tokens():
-            logging.getLogger("hpo.server").warning("SIGHUP: no token file was read")
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _reload)
-    stopping.wait()
+    stopping = False
+    while not stopping:
+        woken.wait()
+        woken.clear()
+        while received:
+            if received.pop(0) != signal.SIGHUP:
+                stopping = True
+            elif not coordinator.reload_tokens():
+                logging.getLogger("hpo.server").warning("SIGHUP: no token file was read")
     print("draining...", flush=True)
     coordinator.stop(grace)
     print("stopped", flush=True)
