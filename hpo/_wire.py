@@ -77,6 +77,11 @@ def distribution_from_pb(field: str, message: pb.Distribution) -> BaseDistributi
                 raise InvalidArgumentError.for_field(
                     f"{field}.float_distribution.step", "must be > 0"
                 )
+            # Samplers compute with the width, widened by half a step at each end.
+            if not math.isfinite(d.high - d.low + (step or 0.0)):
+                raise InvalidArgumentError.for_field(
+                    f"{field}.float_distribution", "the range's width overflows; narrow it"
+                )
             return FloatDistribution(d.low, d.high, log=d.log, step=step)
         if kind == "int_distribution":
             d2 = message.int_distribution

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import psycopg
 import pytest
 
 from hpo.server import Coordinator
+from hpo.v1 import coordinator_pb2_grpc as api_grpc
 
 PG_ADMIN_URL = os.environ.get("HPO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -60,6 +62,18 @@ def coordinator(db_url) -> Iterator[Coordinator]:
     """A coordinator on 127.0.0.1, port 0, on each database; reaps leases every 0.2 s."""
     with Coordinator(db_url, port=0, reap_interval=0.2) as running:
         yield running
+
+
+@pytest.fixture
+def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
+    """A raw stub on ``coordinator``; it sends and takes messages beyond the server's limit,
+    so that the server's own limits answer."""
+    big = 64 << 20
+    with grpc.insecure_channel(
+        coordinator.address,
+        options=[("grpc.max_send_message_length", big), ("grpc.max_receive_message_length", big)],
+    ) as channel:
+        yield api_grpc.CoordinatorStub(channel)
 
 
 @pytest.fixture

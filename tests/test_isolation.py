@@ -16,7 +16,7 @@ import optuna
 import psycopg
 import pytest
 import sqlalchemy as sa
-from db_state import db_digest
+from dbstate import database_digest as db_digest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import hpo

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from hpo.cli import _render as render
-from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail
+from hpo.cli._common import Address, AsJson, Storage, _call, _err, _fail, warn_password_in_argv
 from hpo.errors import HpoError
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ app.add_typer(models_app, name="models")
 
 @app.command()
 def server(
+    ctx: typer.Context,
     db: Annotated[
         str,
         typer.Option("--db", envvar="HPO_DB", help="SQLite path/URL or postgresql://user@host/db."),
@@ -116,11 +117,20 @@ def server(
             "database when a call names it again).",
         ),
     ] = 600.0,
+    max_artifact_bytes: Annotated[
+        int, typer.Option(help="Largest artifact an upload may send (RESOURCE_EXHAUSTED beyond).")
+    ] = 2 * 1024**3,
+    stream_idle_seconds: Annotated[
+        float, typer.Option(help="Close an upload or download that moves nothing this long.")
+    ] = 30.0,
 ) -> None:
-    """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit."""
+    """Run a coordinator until SIGTERM or Ctrl-C, then drain in-flight calls and exit.
+    SIGHUP reads the token file again (it is also read again whenever it changes)."""
     from hpo.server import Coordinator
+    from hpo.service._limits import ServerLimits
     from hpo.storage import redact_url
 
+    warn_password_in_argv(ctx, "db")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -129,6 +139,9 @@ def server(
     try:
         security = ServerSecurity(
             tls_cert, tls_key, tls_client_ca, token_file, insecure, rate_limit
+        )
+        limits = ServerLimits(
+            max_artifact_bytes=max_artifact_bytes, stream_idle_seconds=stream_idle_seconds
         )
         coordinator = Coordinator(
             db,
@@ -139,20 +152,31 @@ def server(
             security=security,
             metrics_port=metrics_port,
             study_idle_seconds=study_idle_seconds,
+            limits=limits,
         ).start()
     except (ValueError, OSError) as e:
         _fail(str(e))
+    received: list[int] = []  # signals, handled below rather than inside the handler
+    woken = threading.Event()
+
+    def _received(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        woken.set()
+
+    for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(handled, _received)
     print(f"hpo coordinator listening on {coordinator.address} ({redact_url(db)})", flush=True)
     if metrics_port:
         print(f"metrics on http://{coordinator.address.rsplit(':', 1)[0]}:{metrics_port}/metrics", flush=True)
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: Any) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    stopping.wait()
+    stopping = False
+    while not stopping:
+        woken.wait()
+        woken.clear()
+        while received:
+            if received.pop(0) != signal.SIGHUP:
+                stopping = True
+            elif not coordinator.reload_tokens():
+                logging.getLogger("hpo.server").warning("SIGHUP: no token file was read")
     print("draining...", flush=True)
     coordinator.stop(grace)
     print("stopped", flush=True)
@@ -344,6 +368,7 @@ def best(
 
 @app.command()
 def dashboard(
+    ctx: typer.Context,
     db: Annotated[
         str, typer.Option("--db", envvar="HPO_DB", help="The coordinator's database.")
     ] = "sqlite:///hpo.db",
@@ -351,6 +376,7 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
 ) -> None:
     """Open optuna-dashboard on an hpo database (needs the dashboard extra: pip install optuna-dashboard)."""
+    warn_password_in_argv(ctx, "db")
     try:
         import optuna_dashboard
     except ImportError:
@@ -365,7 +391,7 @@ def main() -> None:
     try:
         app()
     except HpoError as e:
-        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False)
+        _err.print(f"[red]error:[/red] {e.code}: {e.message}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

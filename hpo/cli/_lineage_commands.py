@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hpo.cli._app import app, models_app, trials_app
-from hpo.cli._common import Address, AsJson, Storage, _call
+from hpo.cli._common import Address, AsJson, Storage, _call, _fail
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import tracking_pb2 as trk
@@ -228,9 +228,12 @@ def export_mlflow(
 ) -> None:
     """Log each finished trial as an MLflow run and mirror registered model versions
     (needs `pip install 'hpo[mlflow]'`). Running it again adds only what is new."""
-    from hpo.bridges.mlflow import export_study
+    from hpo.bridges.mlflow import export_study, mlflow_errors
 
-    summary = export_study(study, tracking_uri, address=address, storage=storage)
+    try:
+        summary = export_study(study, tracking_uri, address=address, storage=storage)
+    except mlflow_errors() as e:
+        _fail(f"mlflow: {' '.join(str(getattr(e, 'message', e)).split())[:500]}")
     print(
         f"experiment {summary.experiment_id}: {summary.runs_created} runs logged, "
         f"{summary.runs_skipped} already there, {summary.versions_created} model versions"

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from hpo._defaults import MAX_MESSAGE_BYTES
 from hpo.errors import HpoError, error_for_code
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import registry_pb2_grpc as reg_grpc
@@ -20,7 +21,6 @@ from hpo.v1 import tracking_pb2_grpc as trk_grpc
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_SECONDS = 120.0
-_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class Connection:
@@ -45,8 +45,8 @@ class Connection:
         self.retry_seconds = retry_seconds
         security = security or ClientSecurity.from_env()
         options = [
-            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
             # Several replicas behind one target ("ipv4:10.0.0.1:50051,10.0.0.2:50051" or a
             # DNS name with several records): spread calls over all of them.

@@ -15,7 +15,9 @@ from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
 from hpo.server._rpc_metrics import RpcMetricsInterceptor
 from hpo.server._security import ServerSecurity
 from hpo.server._servicer import CoordinatorServicer
+from hpo.server._streams import StreamGuard
 from hpo.service import LeaseReaper, RegistryService, StudyService, TrackingService
+from hpo.service._limits import MAX_MESSAGE_BYTES, ServerLimits
 from hpo.storage import DEFAULT_URL, ArtifactStore, open_storage, redact_url
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import registry_pb2_grpc as reg_grpc
@@ -24,7 +26,6 @@ from hpo.v1 import tracking_pb2_grpc as trk_grpc
 _logger = logging.getLogger("hpo.server")
 SERVICE_NAME = "hpo.v1.Coordinator"
 SERVICE_NAMES = (SERVICE_NAME, "hpo.v1.Tracking", "hpo.v1.Registry")
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class Coordinator:
@@ -47,17 +48,21 @@ class Coordinator:
         artifacts_url: str | None = None,
         security: ServerSecurity | None = None,
         metrics_port: int = 0,
+        limits: ServerLimits | None = None,
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         if not 0 <= metrics_port <= 65535:
             raise ValueError(f"metrics_port: {metrics_port} is not a port (0 to 65535; 0: off)")
         security = security or ServerSecurity()
         security.check_exposure(host)
+        self.limits = limits = limits or ServerLimits()
         self.storage_url = storage_url
         self.storage = open_storage(storage_url)
         self.service = StudyService(self.storage)
         self.artifacts_url = artifacts_url or default_artifacts_url(storage_url)
-        self.tracking = TrackingService(self.service, ArtifactStore(self.artifacts_url))
+        self.tracking = TrackingService(
+            self.service, ArtifactStore(self.artifacts_url), limits.max_artifact_bytes
+        )
         self.registry = RegistryService(self.service)
         self._reaper = LeaseReaper(
             self.service, interval=reap_interval, idle_seconds=study_idle_seconds
@@ -66,6 +71,9 @@ class Coordinator:
         self.metrics_port = metrics_port
         self._metrics_endpoint: _metrics.MetricsEndpoint | None = None
         measured = [RpcMetricsInterceptor()] if metrics_port else []
+        self._streams = StreamGuard(limits, max_workers)
+        self._tokens = security.token_interceptor(limits)
+        first = [self._tokens] if self._tokens is not None else []
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -73,7 +81,7 @@ class Coordinator:
         ]
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hpo-rpc"),
-            interceptors=[*measured, *security.interceptors(), ErrorInterceptor()],
+            interceptors=[*measured, *first, ErrorInterceptor(), self._streams],
             options=options,
         )
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
@@ -109,11 +117,17 @@ class Coordinator:
     def stop(self, grace: float = 10.0) -> None:
         self._health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        self._streams.idle.stop()
         self._reaper.stop()
         if self._metrics_endpoint is not None:
             _metrics.remove_trial_counts(self.service.held_trial_counts)
             self._metrics_endpoint.close()
         self.storage.close()
+
+    def reload_tokens(self) -> bool:
+        """Read the token file again (``hpo server`` does on SIGHUP); False when there is
+        none or it does not parse (the previous tokens stay)."""
+        return self._tokens.tokens.reload() if self._tokens is not None else False
 
     def wait(self) -> None:
         self._server.wait_for_termination()

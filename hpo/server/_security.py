@@ -14,7 +14,8 @@ from typing import Any
 
 import grpc
 
-from hpo.server._auth import RateLimiter, TokenInterceptor, TokenTable
+from hpo.server._auth import RateLimiter, TokenFile, TokenInterceptor
+from hpo.service._limits import ServerLimits
 
 _logger = logging.getLogger("hpo.server")
 
@@ -79,8 +80,9 @@ class ServerSecurity:
             require_client_auth=client_ca is not None,
         )
 
-    def interceptors(self) -> list[grpc.ServerInterceptor]:
+    def token_interceptor(self, limits: ServerLimits | None = None) -> TokenInterceptor | None:
+        """The interceptor that checks tokens (None without a token file)."""
         if not self.token_file:
-            return []
+            return None
         limiter = RateLimiter(self.rate_limit, self.rate_limit * 5) if self.rate_limit else None
-        return [TokenInterceptor(TokenTable.load(self.token_file), limiter)]
+        return TokenInterceptor(TokenFile(self.token_file), limiter, limits)

@@ -18,12 +18,11 @@ from hpo.service._algorithms import (
     build_pruner,
     build_sampler,
 )
+from hpo.service._limits import check_name
 
 # Study system attribute that holds the configuration (visible in optuna-dashboard too).
 CONFIG_ATTR = "hpo:config"
 DEFAULT_LEASE_SECONDS = 60.0
-MAX_NAME_LENGTH = 256
-MAX_DECLARED_PARAMS = 1_000
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,6 @@ class StudyConfig:
             raise InvalidArgumentError.for_field("retry_budget", "must be >= 0")
         if not math.isfinite(self.lease_seconds) or self.lease_seconds <= 0:
             raise InvalidArgumentError.for_field("lease_seconds", "must be a positive number")
-        if len(self.search_space) > MAX_DECLARED_PARAMS:
-            raise InvalidArgumentError.for_field(
-                "search_space", f"at most {MAX_DECLARED_PARAMS} parameters"
-            )
-        for name in self.search_space:
-            if not name:
-                raise InvalidArgumentError.for_field(
-                    "search_space", "parameter names must be non-empty"
-                )
         # Building both once proves the names and options are valid before anything is stored.
         build_sampler(self.sampler)
         build_pruner(self.pruner)
@@ -95,7 +85,4 @@ class StudyConfig:
 
 
 def validate_study_name(name: str) -> None:
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgumentError.for_field("name", f"must be 1-{MAX_NAME_LENGTH} characters")
-    if not name.isprintable():
-        raise InvalidArgumentError.for_field("name", "must contain only printable characters")
+    check_name("name", name, printable=True)

@@ -31,7 +31,9 @@ from hpo.errors import (
     StudyNotFoundError,
     TrialFinishedError,
 )
+from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
+from hpo.service._algorithms import check_sampler_param
 from hpo.service._census import HeldStudyCensus
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
@@ -51,8 +53,6 @@ from hpo.storage._trial_log import split_trial_id
 
 _logger = logging.getLogger(__name__)
 
-MAX_FAIL_REASON = 16_000
-MAX_PARAMS_PER_TRIAL = 1_000
 _BUDGET_HOLDERS = ("RUNNING", "COMPLETE", "PRUNED")
 
 
@@ -166,6 +166,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         model = self._current(runtime)
         for name, distribution in space.items():
             runtime.check_compatible(model, f"search_space.{name}", name, distribution)
+            check_sampler_param(runtime.config.sampler, f"search_space.{name}", name)
         heartbeat = runtime.config.heartbeat_seconds
         budget = runtime.config.trial_budget
         spent = AskOutcome(None, True, heartbeat)
@@ -216,11 +217,13 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                         f"trial {number} already has {name!r} from {frozen.distributions[name]}",
                     )
                 return frozen.params[name]
-            if len(frozen.distributions) >= MAX_PARAMS_PER_TRIAL:
+            if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
                 raise ResourceExhaustedError(
-                    f"name: trial {number} has {MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
+                    f"name: trial {number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
                 )
             runtime.check_compatible(unit.draft.model, "distribution", name, distribution)
+            check_sampler_param(runtime.config.sampler, "name", name)
+            limits.check_trial_growth("name", frozen, limits.param_bytes(name, distribution))
             view = self._storage.optuna.within(unit)
             trial = runtime.optuna_trial(runtime.study(view), view, trial_id(frozen), number)
             value = suggest_param(trial, name, distribution)
@@ -257,6 +260,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.running_trial(unit.draft, number)
                         if step not in frozen.intermediate_values:  # the first value wins
+                            limits.check_trial_growth(
+                                "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
+                            )
                             self._storage.optuna.within(unit).set_trial_intermediate_value(
                                 trial_id(frozen), step, value
                             )
@@ -318,6 +324,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
             frozen = runtime.running_trial(unit.draft, number)
+            limits.check_trial_growth(
+                "value_json", frozen, limits.user_attr_growth(frozen, key, value)
+            )
             self._storage.optuna.within(unit).set_trial_user_attr(trial_id(frozen), key, value)
 
     @fresh_study
@@ -485,7 +494,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                 unit.execute(self._storage.budgets.give_back_statement(runtime.study_id))
             if fail_reason:
                 view.set_trial_system_attr(
-                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
+                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
                 )
         try:
             runtime.study(view).tell(frozen.number, values or None, state)

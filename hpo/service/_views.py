@@ -57,7 +57,7 @@ class TrialRef:
 
     @property
     def trial_id(self) -> int:
-        return self.trial._trial_id
+        return trial_id(self.trial)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
+from hpo.storage._artifacts import ArtifactStore, ArtifactTooLargeError, DigestMismatchError
 from hpo.storage._engine import (
     DEFAULT_URL,
     DuplicateKeyError,
@@ -32,6 +32,7 @@ from hpo.storage._studies import StudyGoneError, StudyLog, StudyRow, Unit
 __all__ = [
     "ArtifactRow",
     "ArtifactStore",
+    "ArtifactTooLargeError",
     "ConflictError",
     "DataRow",
     "DigestMismatchError",
