@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -69,6 +70,7 @@ def _work_in_tmp_path(tmp_path, monkeypatch) -> None:
     """Every test runs in its own folder, so whatever hpo writes to the working directory by
     default (hpo.db, hpo-artifacts/, MLflow's mlruns/) lands there, never in the checkout."""
     monkeypatch.chdir(tmp_path)
+
 
 PG_ADMIN_URL = os.environ.get("HPO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -140,3 +142,49 @@ def node_trainer() -> Path:
             timeout=600,
         )
     return TRAINER
+
+
+#: The developer's own settings that would change what a new user's command does.
+USER_SETTINGS = (
+    "HPO_ADDRESS",
+    "HPO_DB",
+    "HPO_STORAGE",
+    "HPO_TOKEN",
+    "HPO_TLS_CA",
+    "HPO_TLS_CERT",
+    "HPO_TLS_KEY",
+    "RAY_ADDRESS",
+)
+
+
+def user_environment(**extra: str) -> dict[str, str]:
+    """This environment without hpo's and Ray's settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS}
+    return {**env, **extra}
+
+
+@pytest.fixture
+def hpo_cli(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``hpo ARGS`` as a new user would: a real process in a fresh folder (tmp_path),
+    without the developer's HPO_* settings. ``check``: exit status 0 is asserted."""
+
+    def run(
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "hpo.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd or tmp_path,
+            env=env or user_environment(),
+        )
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return run

@@ -48,7 +48,18 @@ def directions_from_pb(values: Any) -> list[StudyDirection]:
 
 
 def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
+    """The requested configuration; ``given`` names the settings the client set (unset ones:
+    an empty sampler or pruner, no search space, 0 for budgets and lease)."""
+    given = {
+        "sampler": bool(request.sampler.name or request.sampler.options_json.strip()),
+        "pruner": bool(request.pruner.name or request.pruner.options_json.strip()),
+        "search_space": bool(request.search_space.params),
+        "trial_budget": request.trial_budget != 0,
+        "retry_budget": request.retry_budget != 0,
+        "lease_seconds": request.lease_seconds != 0,
+    }
     return StudyConfig(
+        given=frozenset(name for name, is_set in given.items() if is_set),
         sampler=AlgorithmSpec.parse(
             "sampler", request.sampler.name, request.sampler.options_json, DEFAULT_SAMPLER
         ),

@@ -10,14 +10,8 @@ from optuna.trial import FrozenTrial
 
 from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from hpo.service._service import StudyService
-from hpo.storage import (
-    ArtifactRow,
-    ArtifactStore,
-    ConflictError,
-    DataRow,
-    DigestMismatchError,
-    TrialRecords,
-)
+from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
+from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, TrialRecords
 
 DATA_KINDS = ("file", "directory", "ndarray", "dataframe")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
