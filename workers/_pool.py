@@ -90,8 +90,12 @@ class WorkerPool:
             finally:
                 ray.kill(actor, no_restart=True)
 
-    def stop(self) -> None:
-        """Kill every worker now (their running trials stay RUNNING until told otherwise)."""
+    def stop(self, wait_seconds: float = 10.0) -> None:
+        """Kill every worker and wait (up to ``wait_seconds``) until they are gone, so none
+        asks for a trial afterwards; their running trials stay RUNNING until told otherwise."""
         for actor in self._pending.values():
             ray.kill(actor, no_restart=True)
+        # ray.kill returns at once; a run ends (with an error) only when its actor is dead.
+        if self._pending:
+            ray.wait(list(self._pending), num_returns=len(self._pending), timeout=wait_seconds)
         self._pending.clear()

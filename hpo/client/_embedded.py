@@ -24,6 +24,7 @@ DEPRECATED_DB_ENV = "HPO_STORAGE"
 
 _logger = logging.getLogger("hpo")
 _coordinators: dict[str, Coordinator] = {}
+_warned: list[str] = []
 _lock = threading.Lock()
 
 
@@ -46,7 +47,8 @@ def _db_from_environment() -> str | None:
     if os.environ.get(DB_ENV):
         return os.environ[DB_ENV]
     old = os.environ.get(DEPRECATED_DB_ENV)
-    if old:
+    if old and not _warned:
+        _warned.append(DEPRECATED_DB_ENV)  # once per process
         _logger.warning("%s is deprecated: use %s", DEPRECATED_DB_ENV, DB_ENV)
     return old
 
