@@ -13,14 +13,15 @@ from hpo.workers._actor import WorkerReport
 from hpo.workers._objective import ObjectiveRef, objective_loader
 from hpo.workers._pool import Resources, WorkerPool
 from hpo.workers._progress import SweepProgress, print_summary, state_counts
+from hpo.workers._study import SweepSettings, open_study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.markup import escape
 
 from hpo._address import is_loopback_address
-from hpo.client import Study, create_study, load_study, resolve_address
-from hpo.errors import FailedPreconditionError, HpoError, NotFoundError, StudyNotFoundError
+from hpo.client import Study, resolve_address
+from hpo.errors import FailedPreconditionError, HpoError
 
 _logger = logging.getLogger("hpo.workers")
 POLL_SECONDS = 0.5
@@ -75,7 +76,7 @@ def run_sweep(
     Args:
         objective: a function of a trial, or ``"file.py:function"`` / ``"module:function"``.
         study: the study's name. A new study gets the settings given (defaults: minimize,
-            tpe, median, ``DEFAULT_TRIALS`` trials, retry budget 2, 60 s leases). An
+            tpe, median, 100 trials, retry budget 2, 60 s leases). An
             existing one keeps its own: the settings given must equal them (an error names
             each that differs), those left out take the stored values, and the sweep goes
             on to its budget; so running the same sweep again finishes it, or does nothing.
@@ -103,7 +104,7 @@ def run_sweep(
     if isinstance(loader, ObjectiveRef):
         loader.load()  # here, so that a typo is one line now, not a traceback from each worker
     address = resolve_address(coordinator, storage)
-    settings = _Settings(
+    settings = SweepSettings(
         n_trials,
         directions or ([direction] if direction else None),
         sampler,
@@ -111,7 +112,7 @@ def run_sweep(
         retry_budget,
         lease_seconds,
     )
-    handle = _open_study(address, study, settings, resume, console if progress else None)
+    handle = open_study(address, study, settings, resume, console if progress else None)
     budget = int(handle.info().trial_budget)
     started = time.monotonic()
     counts = state_counts(handle.info())
@@ -144,89 +145,6 @@ def run_sweep(
     return _finish(
         handle, study, counts, started, stopped, pool.reports, register, progress, console
     )
-
-
-DEFAULT_TRIALS = 100
-_NEW_STUDY_RETRY_BUDGET = 2
-_NEW_STUDY_LEASE_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """The study settings a sweep was given; None where left out."""
-
-    n_trials: int | None
-    directions: Sequence[str] | None
-    sampler: Any
-    pruner: Any
-    retry_budget: int | None
-    lease_seconds: float | None
-
-
-def _open_study(
-    address: str, name: str, given: _Settings, resume: bool, console: Console | None
-) -> Study:
-    """The study, created with ``given`` (defaults filled in) when new; when it exists, the
-    coordinator checks that ``given`` matches it and nothing left out is sent."""
-    try:
-        existing: Study | None = load_study(name, address=address)
-    except NotFoundError:
-        existing = None
-    if existing is None and resume:
-        raise StudyNotFoundError(f"study {name!r} does not exist: leave out --resume to start it")
-    if existing is None:
-        handle = create_study(
-            name,
-            directions=list(given.directions or ["minimize"]),
-            sampler=given.sampler,
-            pruner=given.pruner,
-            trial_budget=given.n_trials or DEFAULT_TRIALS,
-            retry_budget=_or(given.retry_budget, _NEW_STUDY_RETRY_BUDGET),
-            lease_seconds=_or(given.lease_seconds, _NEW_STUDY_LEASE_SECONDS),
-            load_if_exists=True,  # another sweep starting it now with the same settings is fine
-            address=address,
-        )
-    else:
-        handle = create_study(
-            name,
-            directions=list(given.directions) if given.directions else None,
-            sampler=given.sampler,
-            pruner=given.pruner,
-            trial_budget=given.n_trials or 0,
-            retry_budget=given.retry_budget or 0,
-            lease_seconds=given.lease_seconds or 0.0,
-            load_if_exists=True,
-            address=address,
-        )
-    info = handle.info()
-    if not info.trial_budget:
-        raise FailedPreconditionError(
-            f"study {name!r} has no trial budget; a sweep needs one to know when to stop"
-        )
-    if existing is not None and console is not None:
-        counts = state_counts(info)
-        done = counts["complete"] + counts["pruned"]
-        if done >= info.trial_budget:
-            console.print(
-                escape(
-                    f"study {name!r} has all {info.trial_budget} trials of its budget: "
-                    "nothing to run (choose another --study to start a new one)"
-                ),
-                soft_wrap=True,
-            )
-        else:
-            console.print(
-                escape(
-                    f"study {name!r} exists: going on to its budget of "
-                    f"{info.trial_budget} trials ({done} done)"
-                ),
-                soft_wrap=True,
-            )
-    return handle
-
-
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
 
 
 def _finish(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from hpo._defaults import DEFAULT_SWEEP_TRIALS
 from hpo.cli._common import CoordinatorOption, DbOption, err, fail
 
 _EXISTING = "An existing study keeps its own (options given must equal them)"
@@ -24,7 +25,10 @@ def sweep(
     ],
     trials: Annotated[
         int | None,
-        typer.Option(help=f"Trial budget, failed trials excluded. New study: 100. {_EXISTING}."),
+        typer.Option(
+            help="Trial budget, failed trials excluded. "
+            f"New study: {DEFAULT_SWEEP_TRIALS}. {_EXISTING}."
+        ),
     ] = None,
     direction: Annotated[
         str | None, typer.Option(help="minimize or maximize. New study: minimize.")
