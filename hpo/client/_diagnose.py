@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 PROBE_SECONDS = 3.0
 _SET_CA = "set HPO_TLS_CA (or --tls-ca) to the CA that signed its certificate"
+# What gRPC says when no connection carried the call (not a status the coordinator sent).
+_NO_CONNECTION = ("failed to connect", "backends failing", "socket closed", "connection reset")
 
 
 def misconfiguration(
@@ -42,7 +44,10 @@ def misconfiguration(
                 f"HPO_TLS_CA ({security.tls_ca}): {reason}"
             )
         return UnauthenticatedError(f"TLS with the coordinator at {address} failed: {reason}")
-    if not (probe or "socket closed" in details.lower()):
+    lowered = details.lower()
+    if not any(sign in lowered for sign in _NO_CONNECTION):
+        return None  # the coordinator answered (e.g. its database is down): nothing to probe
+    if not (probe or "socket closed" in lowered):
         return None
     answer = _probe(address)
     if answer == "tls" and not uses_tls:
