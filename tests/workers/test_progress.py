@@ -44,3 +44,20 @@ def test_the_plain_line_for_logs_has_every_part() -> None:
         "sweep digits-sgd: 1801/5000 trials, complete 1234, pruned 567, failed 89, "
         "running 12, best 0.971123, 73.8 trials/min, 1:06:40"
     )
+
+
+def test_off_a_terminal_progress_is_plain_lines_never_cut() -> None:
+    import io
+
+    from hpo.workers._progress import SweepProgress
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, width=40)  # a pipe: no terminal, and a narrow default width
+    with SweepProgress("a-study-with-a-long-name", 60, console, every=0) as progress:
+        for done in (10, 20):
+            progress.update({**COUNTS, "complete": done, "pruned": 0}, 0.5)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3  # one per update (every=0), one at the end
+    assert lines[-1].startswith("sweep a-study-with-a-long-name: 20/60 trials, complete 20, ")
+    assert lines[-1].endswith(" trials/min, 0:00:00") and "…" not in out.getvalue()
