@@ -156,7 +156,7 @@ def test_tokens_are_stored_hashed_and_never_logged(tmp_path, pki, caplog) -> Non
     assert token not in path.read_text() and "sha256:" in path.read_text()
     assert (path.stat().st_mode & 0o777) == 0o600
     url = "postgresql://alice:s3cret@127.0.0.1:1/none"
-    from hpo.storage import redact_url
+    from hpo.storage._engine import redact_url
 
     assert "s3cret" not in redact_url(url)
     security = ServerSecurity(pki["server_cert"], pki["server_key"], token_file=str(path))
@@ -275,3 +275,52 @@ def test_a_password_in_db_on_the_command_line_warns(tmp_path) -> None:
     )
     assert "warning:" not in from_env.stderr
     assert "S3CRET" not in from_env.stderr + from_env.stdout
+
+
+def test_a_misconfigured_client_fails_at_once_naming_the_cause(
+    secured, sqlite_coordinator, sqlite_url, pki, tokens, hpo_cli, tmp_path
+) -> None:
+    """A TLS mismatch used to be retried as UNAVAILABLE for two minutes; now each is one
+    line within seconds (the subprocess timeout is far below the SDK's retry window)."""
+    tls = f"localhost:{secured.port}"
+    plain = f"localhost:{sqlite_coordinator.port}"
+    (tmp_path / "other").mkdir()
+    other_ca = _cert("another CA", _key(), ca=True)
+    (tmp_path / "other" / "ca.pem").write_bytes(other_ca.public_bytes(serialization.Encoding.PEM))
+    with Coordinator(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        port=0,
+        security=ServerSecurity(pki["server_cert"], pki["server_key"], tls_client_ca=pki["ca"]),
+    ) as mutual:
+        cases = [
+            ((tls,), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA (or --tls-ca)"),
+            (
+                (plain, "--tls-ca", pki["ca"]),
+                f"the coordinator at {plain} does not speak TLS: unset HPO_TLS_CA",
+            ),
+            (
+                (tls, "--tls-ca", str(tmp_path / "other" / "ca.pem")),
+                f"the certificate of the coordinator at {tls} is not signed by the CA in "
+                "HPO_TLS_CA",
+            ),
+            (
+                (f"localhost:{mutual.port}", "--tls-ca", pki["ca"]),
+                "requires a client certificate (mutual TLS): set HPO_TLS_CERT and HPO_TLS_KEY",
+            ),
+            ((tls, "--tls-ca", pki["ca"]), "UNAUTHENTICATED: no token: send 'authorization: "),
+            (
+                (tls, "--tls-ca", pki["ca"], "--token", "hpo_wrong"),
+                "UNAUTHENTICATED: invalid token (check HPO_TOKEN or --token)",
+            ),
+        ]
+        for (address, *options), message in cases:
+            result = hpo_cli(
+                *options, "studies", "list", "--coordinator", address, check=False, timeout=30
+            )
+            assert result.returncode == 1
+            [line] = result.stderr.splitlines()
+            assert line.startswith("error: UNAUTHENTICATED: ") and message in line, line
+    served = hpo_cli(
+        "--tls-ca", pki["ca"], "--token", tokens[1], "studies", "list", "--coordinator", tls
+    )
+    assert "name" in served.stdout

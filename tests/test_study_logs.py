@@ -15,8 +15,8 @@ from optuna.study import StudyDirection
 import hpo
 from hpo.server import Coordinator
 from hpo.service import StudyConfig, StudyService
-from hpo.storage import Statement, open_storage
-from hpo.storage._sql import RawSql
+from hpo.storage import open_storage
+from hpo.storage._sql import RawSql, Statement
 from hpo.storage._studies import StudyLog
 from hpo.storage._trial_log import StudyModel
 from hpo.v1 import coordinator_pb2 as api

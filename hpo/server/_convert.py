@@ -56,8 +56,19 @@ def directions_from_pb(values: Any) -> list[StudyDirection]:
 
 
 def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
-    """The new study's configuration, checked in full (its algorithms tried once)."""
+    """The requested configuration, checked in full (its algorithms tried once); ``given``
+    names the settings the client set (unset ones: an empty sampler or pruner, no search
+    space, 0 for budgets and lease)."""
+    given = {
+        "sampler": bool(request.sampler.name or request.sampler.options_json.strip()),
+        "pruner": bool(request.pruner.name or request.pruner.options_json.strip()),
+        "search_space": bool(request.search_space.params),
+        "trial_budget": request.trial_budget != 0,
+        "retry_budget": request.retry_budget != 0,
+        "lease_seconds": request.lease_seconds != 0,
+    }
     config = StudyConfig(
+        given=frozenset(name for name, is_set in given.items() if is_set),
         sampler=parse_algorithm("sampler", request.sampler, DEFAULT_SAMPLER),
         pruner=parse_algorithm("pruner", request.pruner, DEFAULT_PRUNER),
         search_space=search_space_from_pb("search_space", request.search_space),

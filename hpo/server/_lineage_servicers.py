@@ -10,7 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hpo.errors import InvalidArgumentError
 from hpo.service import RegistryService, TrackingService
-from hpo.storage import ArtifactRow, DataRow, VersionRow
+from hpo.storage._lineage import ArtifactRow, DataRow
+from hpo.storage._registry import VersionRow
 from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import registry_pb2_grpc as reg_grpc
 from hpo.v1 import tracking_pb2 as trk

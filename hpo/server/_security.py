@@ -6,7 +6,6 @@ Listening beyond loopback without both TLS and a token file needs ``insecure=Tru
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,19 +13,11 @@ from typing import Any
 
 import grpc
 
+from hpo._address import is_loopback
 from hpo.server._auth import RateLimiter, TokenFile, TokenInterceptor
 from hpo.service._limits import ServerLimits
 
 _logger = logging.getLogger("hpo.server")
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from hpo.service._views import ORIGINAL_TRIAL_ATTR, RETRY_HISTORY_ATTR
 from hpo.storage._trial_log import split_trial_id
 
 if TYPE_CHECKING:
-    from hpo.storage import Storage, Unit
+    from hpo.storage import Storage
+    from hpo.storage._studies import Unit
 
 _logger = logging.getLogger("hpo.service")
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"

@@ -27,7 +27,7 @@ from hpo.errors import (
 )
 from hpo.service._algorithms import build_pruner, build_sampler
 from hpo.service._config import CONFIG_ATTR, StudyConfig
-from hpo.storage import StudyRow
+from hpo.storage._studies import StudyRow
 from hpo.storage._trial_log import Draft, StudyModel
 
 #: Trials of a study: the committed model, or a unit of work's draft.

@@ -35,20 +35,21 @@ from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
 from hpo.service._algorithms import check_sampler_param
 from hpo.service._census import HeldStudyCensus
-from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
+from hpo.service._config import (
+    CONFIG_ATTR,
+    StudyConfig,
+    require_same_settings,
+    validate_study_name,
+)
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
-from hpo.storage import (
-    ConditionFailedError,
-    DuplicateKeyError,
-    Storage,
-    StudyGoneError,
-    StudyRow,
-    Unit,
-)
+from hpo.storage import Storage
+from hpo.storage._engine import DuplicateKeyError
+from hpo.storage._sql import ConditionFailedError
+from hpo.storage._studies import StudyGoneError, StudyRow, Unit
 from hpo.storage._trial_log import split_trial_id
 
 _logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         caller = current_caller()
         if caller is not None:
             config = dataclasses.replace(config, owner=caller.name)
-        if not directions:
+        if not directions and not load_if_exists:
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
         studies = self._storage.studies
         if studies.find(name) is None:
@@ -93,7 +94,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             try:
                 studies.create(
                     name,
-                    list(directions),
+                    list(directions) or [StudyDirection.MINIMIZE],
                     {CONFIG_ATTR: config.to_json()},
                     lambda study_id: [budget.ensure_statement(study_id, 0)],
                 )
@@ -106,7 +107,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         if CONFIG_ATTR not in row.system_attrs:  # a study created by plain Optuna: adopt it
             self._storage.optuna.set_study_system_attr(row.study_id, CONFIG_ATTR, config.to_json())
             self._drop(name)
-        return self.get_study(name)
+        stored = self.get_study(name)
+        require_same_settings(name, stored.directions, stored.config, directions, config)
+        return stored
 
     @fresh_study
     def get_study(self, name: str) -> StudyView:

@@ -18,15 +18,8 @@ from hpo.service._access import current_caller, may_access
 from hpo.service._config import CONFIG_ATTR
 from hpo.service._limits import ServerLimits, check_name
 from hpo.service._service import StudyService
-from hpo.storage import (
-    ArtifactRow,
-    ArtifactStore,
-    ArtifactTooLargeError,
-    ConflictError,
-    DataRow,
-    DigestMismatchError,
-    TrialRecords,
-)
+from hpo.storage._artifacts import ArtifactStore, ArtifactTooLargeError, DigestMismatchError
+from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, TrialRecords
 
 DATA_KINDS = ("file", "directory", "ndarray", "dataframe")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,12 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from hpo import _metrics
-from hpo._defaults import DEFAULT_STORAGE_URL
-from hpo.errors import UnavailableError
+from hpo.errors import InvalidArgumentError, UnavailableError
 
 _logger = logging.getLogger(__name__)
-
-DEFAULT_URL = DEFAULT_STORAGE_URL
 
 
 def normalize_url(url: str) -> str:
@@ -50,6 +48,7 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.engine.make_url(url)
     wait = DATABASE_WAIT_SECONDS
     if parsed.get_backend_name() == "sqlite":
+        _require_folder(parsed.database, url)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": wait},
@@ -71,6 +70,17 @@ def create_engine(url: str) -> sa.Engine:
             "options": f"-c lock_timeout={int(wait * 1000)}",
         },
     )
+
+
+def _require_folder(database: str | None, url: str) -> None:
+    """A SQLite file in a folder that does not exist is a mistake, not an outage."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        raise InvalidArgumentError.for_field(
+            "database", f"the folder {folder} does not exist ({redact_url(url)})"
+        )
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
