@@ -20,13 +20,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
-import optuna
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _prefill import prefill as fill  # noqa: E402
 from _servers import hpo_server  # noqa: E402
 
 import hpo  # noqa: E402
@@ -95,48 +94,14 @@ def run_load(db_url: str, clients: int, seconds: float) -> dict:
 
 
 def prefill(db_url: str, n: int) -> None:
-    """Write n completed trials of one study straight into the journal, in big batches."""
-    from optuna.storages.journal._storage import JournalOperation
-    from optuna.study import StudyDirection
-
-    from hpo.service import StudyConfig, StudyService
+    """Write n completed trials of one study straight into its log, in big units."""
     from hpo.storage import open_storage
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(db_url)
-    StudyService(storage).create_study("big", [StudyDirection.MINIMIZE], StudyConfig())
-    study_id = storage.optuna.get_study_id_from_name("big")
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
-    dist = {
-        "name": "FloatDistribution",
-        "attributes": {"low": 0.0, "high": 1.0, "log": False, "step": None},
-    }
-    batch = []
-    for i in range(n):
-        x = (i * 0.6180339887) % 1.0
-        batch.append(
-            {
-                "op_code": JournalOperation.CREATE_TRIAL,
-                "worker_id": "prefill",
-                "study_id": study_id,
-                "datetime_start": now,
-                "datetime_complete": now,
-                "state": 1,
-                "value": x,
-                "values": None,
-                "distributions": {"x": json.dumps(dist)},
-                "params": {"x": x},
-                "user_attrs": {},
-                "system_attrs": {},
-                "intermediate_values": {"0": x},
-            }
-        )
-        if len(batch) == 5000:
-            storage.optuna.backend.append_logs(batch)
-            batch = []
-    if batch:
-        storage.optuna.backend.append_logs(batch)
-    storage.close()
+    try:
+        fill(storage, "big", n)
+    finally:
+        storage.close()
 
 
 def memory_with(db_url: str, n: int) -> float:

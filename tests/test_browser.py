@@ -94,7 +94,7 @@ def test_a_rendered_history_plot_shows_every_trial(
     page = tmp_path / "history.html"
     subprocess.run(
         [sys.executable, "-m", "hpo.cli", "plot", "looked-at", "--kind", "history", "-o", str(page),
-         "--address", sqlite_coordinator.address],
+         "--coordinator", sqlite_coordinator.address],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     browser.get(page.as_uri())

@@ -86,7 +86,17 @@ def test_failed_trials_give_their_budget_back(sqlite_coordinator: Coordinator) -
     study.optimize(sometimes_broken, n_trials=10, catch=(RuntimeError,))
     states = [t.state for t in study.trials]
     assert states == [hpo.TrialState.FAIL] + [hpo.TrialState.COMPLETE] * 3
-    study.enqueue_trial({"x": 0.5})  # an explicit enqueue is honoured beyond the budget
-    assert study.ask().suggest_float("x", 0, 1) == 0.5
+    study.enqueue_trial({"x": 0.5})  # the budget holds for enqueued trials too
     with pytest.raises(hpo.BudgetSpentError):
         study.ask()
+
+
+def test_enqueued_trials_do_not_run_past_the_budget(sqlite_coordinator: Coordinator) -> None:
+    study = hpo.create_study("queue", trial_budget=2, address=sqlite_coordinator.address)
+    for x in range(5):
+        study.enqueue_trial({"x": float(x)})
+    handed_out = [study.ask().suggest_float("x", 0, 10) for _ in range(2)]
+    with pytest.raises(hpo.BudgetSpentError):
+        study.ask()
+    assert handed_out == [0.0, 1.0]
+    assert [t.state for t in study.trials].count(hpo.TrialState.WAITING) == 3

@@ -4,12 +4,11 @@ its status code, a message naming the field, and leaves the database as it was."
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-import sqlalchemy as sa
+from dbstate import database_digest as db_digest
 
 from hpo.server import Coordinator
 from hpo.v1 import coordinator_pb2 as api
@@ -24,12 +23,6 @@ MIN = pb.DIRECTION_MINIMIZE
 
 def float_dist(low: float, high: float, **kw: Any) -> pb.Distribution:
     return pb.Distribution(float_distribution=pb.FloatDistribution(low=low, high=high, **kw))
-
-
-@pytest.fixture
-def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
-    with grpc.insecure_channel(coordinator.address) as channel:
-        yield api_grpc.CoordinatorStub(channel)
 
 
 @pytest.fixture
@@ -53,12 +46,8 @@ def running(stub: api_grpc.CoordinatorStub) -> dict[str, int]:
     return {"finished": first, "running": second}
 
 
-def snapshot(coordinator: Coordinator) -> tuple[int, ...]:
-    with coordinator.storage.engine.connect() as conn:
-        return tuple(
-            conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-            for table in ("hpo_journal", "hpo_leases", "hpo_requests")
-        )
+def snapshot(coordinator: Coordinator) -> str:
+    return db_digest(coordinator.storage.engine)
 
 
 def expect(

@@ -4,8 +4,6 @@ by name through a real coordinator and the CLI."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -213,30 +211,15 @@ def test_through_a_coordinator_the_worse_curves_stop_early(
 
 
 def test_the_cli_takes_the_name_and_rejects_bad_options_before_anything_runs(
-    tmp_path: Path,
+    tmp_path: Path, hpo_cli
 ) -> None:
     storage = f"sqlite:///{tmp_path / 'hpo.db'}"
     examples = Path(__file__).resolve().parent.parent / "examples"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hpo.cli",
-            "sweep",
-            f"{examples / 'digits_sgd.py'}:objective",
-            "--study",
-            "lc",
-            "--storage",
-            storage,
-            "--pruner",
-            "learning_curve",
-            "--pruner-options",
-            '{"confidence": 2}',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = hpo_cli(
+        "sweep", f"{examples / 'digits_sgd.py'}:objective", "--study", "lc", "--db", storage,
+        "--pruner", "learning_curve", "--pruner-options", '{"confidence": 2}',
+        check=False,
+    )  # fmt: skip
     assert result.returncode == 1
     assert "pruner.options_json: learning_curve" in result.stderr
     assert "confidence" in result.stderr and "Traceback" not in result.stderr

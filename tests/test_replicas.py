@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-
-import sqlalchemy as sa
-from optuna.storages.journal._storage import JournalOperation
 
 import hpo
 from hpo.server import Coordinator
@@ -39,17 +35,10 @@ def test_round_robin_over_two_replicas_keeps_every_invariant(postgres_url) -> No
                 _, number, value = line.split()
                 told[int(number)] = float(value)
         trials = hpo.load_study("rr", address=second.address).trials
-        with first.storage.engine.connect() as conn:
-            payloads = conn.execute(sa.text("SELECT payload FROM hpo_journal")).scalars().all()
+        written = [c.storage.studies.units_committed for c in (first, second)]
     assert [t.number for t in trials] == list(range(48))
     assert {t.number: t.value for t in trials} == told  # no tell lost, none doubled
-    # Both replicas created trials: each journal entry names the coordinator that wrote it.
-    writers = {
-        log["worker_id"].rsplit("-", 1)[0]
-        for log in map(json.loads, payloads)
-        if log["op_code"] == JournalOperation.CREATE_TRIAL
-    }
-    assert len(writers) == 2
+    assert all(n > 0 for n in written), written  # both replicas wrote trial changes
 
 
 def test_two_reapers_one_winner(postgres_url) -> None:

@@ -8,8 +8,6 @@ is written to the study.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import threading
 from collections.abc import Container, Sequence
 from typing import Annotated, Any
@@ -18,13 +16,15 @@ import typer
 from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
-from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.cli._app import app
-from hpo.cli._common import _fail
+from hpo._defaults import DEFAULT_STORAGE_URL
+from hpo._optuna_adapter import FrozenStudy
+from hpo.cli import _json
+from hpo.cli._common import fail
 from hpo.cli._lineage_commands import lineage_fields
-from hpo.storage import LineageStore, TrialRecords
+from hpo.cli._server_commands import ServedDb
+from hpo.storage._lineage import LineageStore, TrialRecords
 
 #: The lineage the dashboard shows: the code version, the seed, and what the trial read and
 #: wrote (the environment's package list would crowd its trial table).
@@ -33,12 +33,9 @@ _SHOWN = ("code", "seed", "data.", "artifact.")
 
 def lineage_attrs(records: TrialRecords) -> dict[str, str]:
     """A trial's lineage as ``lineage.*`` attributes (none when nothing was recorded)."""
-    lineage = {
-        "lineage": json.loads(records.lineage) if records.lineage else {},
-        "data": [dataclasses.asdict(d) for d in records.data],
-        "artifacts": [dataclasses.asdict(a) for a in records.artifacts],
-    }
-    fields = lineage_fields(lineage)
+    from hpo.server._lineage_servicers import trial_lineage_pb
+
+    fields = lineage_fields(_json.plain(trial_lineage_pb("", 0, records)))
     if records.lineage is None:  # no code recorded is not "no git"
         fields = {k: v for k, v in fields.items() if not k.startswith("code")}
     return {f"lineage.{k}": v for k, v in fields.items() if k.startswith(_SHOWN)}
@@ -162,20 +159,17 @@ class LineageAttrsStorage(BaseStorage):
         self._storage.set_trial_system_attr(trial_id, key, value)
 
 
-@app.command()
 def dashboard(
-    db: Annotated[
-        str, typer.Option("--db", envvar="HPO_DB", help="The coordinator's database.")
-    ] = "sqlite:///hpo.db",
+    db: ServedDb = DEFAULT_STORAGE_URL,
     host: Annotated[str, typer.Option(help="Interface for the web UI.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web UI; 0 picks a free one.")] = 8080,
 ) -> None:
     """Open optuna-dashboard on an hpo database, with each trial's lineage among its user
-    attributes (needs the dashboard extra)."""
+    attributes (needs the dashboard extra: pip install 'hpo[dashboard]')."""
     try:
         import optuna_dashboard
     except ImportError:
-        _fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
+        fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
     from hpo.storage import open_storage
@@ -189,7 +183,7 @@ def dashboard(
     try:
         server = make_server(host, port, optuna_dashboard.wsgi(view), handler_class=_Quiet)
     except OSError as e:
-        _fail(f"--port: cannot listen on {host}:{port} ({e.strerror})")
+        fail(f"--port: cannot listen on {host}:{port} ({e.strerror})")
     print(f"optuna-dashboard on http://{host}:{server.server_port}", flush=True)
     try:
         server.serve_forever()

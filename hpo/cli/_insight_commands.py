@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hpo.cli._app import app
-from hpo.cli._common import Address, AsJson, Storage, _fail
+from hpo.cli._common import AsJson, CoordinatorOption, DbOption, connection, fail
 from hpo.errors import HpoError, InvalidArgumentError
+from hpo.v1 import coordinator_pb2 as api
 
 _out = Console()
 T = TypeVar("T")
@@ -32,21 +32,19 @@ Objective = Annotated[
 ]
 
 
-@app.command()
 def importance(
     study: str,
     evaluator: Annotated[
         str, typer.Option(help="fanova, mean_decrease_impurity or ped_anova.")
     ] = "fanova",
     objective: Objective = None,
-    address: Address = None,
-    storage: Storage = None,
+    coordinator: CoordinatorOption = None,
+    db: DbOption = None,
     as_json: AsJson = False,
 ) -> None:
     """Each parameter's importance for the objective, from the completed trials."""
-    values = _run(
-        lambda: _load(study, address, storage).importance(evaluator=evaluator, objective=objective)
-    )
+    handle = _load(study, coordinator, db)
+    values = _run(lambda: handle.importance(evaluator=evaluator, objective=objective))
     if as_json:
         print(json.dumps(values, indent=2))
         return
@@ -56,7 +54,6 @@ def importance(
     _out.print(table)
 
 
-@app.command()
 def plot(
     study: str,
     kind: Annotated[
@@ -67,18 +64,24 @@ def plot(
         Path, typer.Option("--output", "-o", help="FILE.html (plotly) or FILE.png (matplotlib).")
     ],
     objective: Objective = None,
-    address: Address = None,
-    storage: Storage = None,
+    coordinator: CoordinatorOption = None,
+    db: DbOption = None,
 ) -> None:
-    """Write one of Optuna's plots of the study to a file (needs the plot extra)."""
-    written = _run(lambda: _load(study, address, storage).plot(kind, output, objective=objective))
+    """Write one of Optuna's plots of the study to a file (needs the plot extra:
+    pip install 'hpo[plot]')."""
+    from hpo.client._insight import plotting_backend
+
+    _run(lambda: plotting_backend(output))  # before any call: a missing extra, a wrong suffix
+    handle = _load(study, coordinator, db)
+    written = _run(lambda: handle.plot(kind, output, objective=objective))
     print(f"wrote {written}")
 
 
-def _load(study: str, address: str | None, storage: str | None) -> Any:
-    from hpo.client import load_study
+def _load(study: str, coordinator: str | None, db: str | None) -> Any:
+    from hpo.client import Study
 
-    return load_study(study, address=address, storage=storage)
+    link = connection(coordinator, db)
+    return Study(link, _run(lambda: link.call("GetStudy", api.GetStudyRequest(name=study))))
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -87,9 +90,9 @@ def _run(action: Callable[[], T]) -> T:
         return action()
     except InvalidArgumentError as e:
         if e.field:
-            _fail(f"{_OPTIONS.get(e.field, e.field)}: {e.problem}")
-        _fail(f"{e.code}: {e.message}")
+            fail(f"{_OPTIONS.get(e.field, e.field)}: {e.problem}")
+        fail(f"{e.code}: {e.message}")
     except HpoError as e:
-        _fail(f"{e.code}: {e.message}")
+        fail(f"{e.code}: {e.message}")
     except ImportError as e:
-        _fail(str(e))
+        fail(str(e))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from hpo.client._connection import Connection, connect
+from hpo.client._connection import ClientSecurity, Connection, connect
 from hpo.client._embedded import embedded_address, resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._study import Study, create_study, load_study
 from hpo.client._trial import Trial
 
 __all__ = [
+    "ClientSecurity",
     "Connection",
     "Study",
     "Trial",

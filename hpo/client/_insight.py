@@ -61,16 +61,14 @@ def write_plot(
     """Render a ``kind`` plot of the study to ``path``: ``.html`` (plotly, self-contained)
     or ``.png`` (matplotlib). Nothing is written when the study cannot support the kind."""
     out = Path(path)
+    backend = plotting_backend(out)
     suffix = out.suffix.lower()
-    if suffix not in (".html", ".png"):
-        raise InvalidArgumentError.for_field("path", f"{str(out)!r} must end in .html or .png")
     if kind not in PLOT_KINDS:
         raise InvalidArgumentError.for_field(
             "kind", f"{kind!r} is not one of {', '.join(PLOT_KINDS)}"
         )
     study = _in_memory_study(name, directions, trials)
     _require_plottable(study, kind, objective)
-    backend = _backend(suffix)
     target, target_name = (
         _target(study, objective, "kind") if kind in _ONE_OBJECTIVE else (None, "")
     )
@@ -159,7 +157,12 @@ def _require_plottable(study: optuna.Study, kind: str, objective: int | None) ->
             raise InvalidArgumentError.for_field("kind", f"{kind}: {e.problem}") from None
 
 
-def _backend(suffix: str) -> Any:
+def plotting_backend(path: str | os.PathLike[str]) -> Any:
+    """Optuna's plotting module for the file ``path`` names: plotly for ``.html``, matplotlib
+    for ``.png``; ImportError naming the extra when it is not installed."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".html", ".png"):
+        raise InvalidArgumentError.for_field("path", f"{str(path)!r} must end in .html or .png")
     try:
         if suffix == ".html":
             import plotly  # noqa: F401
@@ -215,15 +218,18 @@ def _save_atomically(figure: Any, suffix: str, out: Path) -> None:
 
 
 def _evaluator(name: str) -> optuna.importance.BaseImportanceEvaluator:
-    if name == "fanova":
-        return optuna.importance.FanovaImportanceEvaluator(seed=0)
-    if name == "mean_decrease_impurity":
-        return optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
-    if name == "ped_anova":
+    if name not in EVALUATORS:
+        raise InvalidArgumentError.for_field(
+            "evaluator", f"{name!r} is not one of {', '.join(EVALUATORS)}"
+        )
+    try:
+        if name == "fanova":
+            return optuna.importance.FanovaImportanceEvaluator(seed=0)
+        if name == "mean_decrease_impurity":
+            return optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
         return optuna.importance.PedAnovaImportanceEvaluator()
-    raise InvalidArgumentError.for_field(
-        "evaluator", f"{name!r} is not one of {', '.join(EVALUATORS)}"
-    )
+    except ImportError as e:  # fanova and mean_decrease_impurity fit scikit-learn's forests
+        raise ImportError(f"importance by {name} needs scikit-learn: {_EXTRA}") from e
 
 
 @contextlib.contextmanager

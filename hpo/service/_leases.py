@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.errors import StudyNotFoundError, TrialFinishedError
+from hpo.service._config import CONFIG_ATTR, StudyConfig
 from hpo.service._runtime import StudyRuntime
 from hpo.service._views import ORIGINAL_TRIAL_ATTR, RETRY_HISTORY_ATTR
+from hpo.storage._trial_log import split_trial_id
 
 if TYPE_CHECKING:
     from hpo.storage import Storage
+    from hpo.storage._studies import Unit
 
 _logger = logging.getLogger("hpo.service")
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
@@ -23,72 +26,67 @@ LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
 
 class LeaseExpiry:
     """The part of :class:`StudyService` that expires leases (a mixin: it uses the service's
-    ``_runtime`` and ``_finish``)."""
+    ``_runtime``, ``_unit`` and ``_finish``)."""
 
     # Provided by StudyService (declared here for readers and type checkers).
     _storage: Storage
     _runtime: Callable[[str], StudyRuntime]
+    _unit: Callable[[StudyRuntime], contextlib.AbstractContextManager[Unit]]
     _finish: Callable[..., None]
 
     def expire_stale_leases(self, now: float | None = None) -> list[tuple[str, int]]:
         """Fail every running trial whose lease ran out, re-queueing within the retry budget.
 
-        Returns (study, trial number) of the trials this call failed. Safe to run in several
-        coordinators at once: the journal's order lets exactly one failure win.
+        Returns (study, trial number) of the trials this call failed. Reads the lease table
+        and loads only studies with a lease that ran out. Safe to run in several coordinators
+        at once (each expiry is a unit of work that checks the lease again), and one study
+        that cannot be handled is logged and skipped, never stopping the others.
         """
         now = time.time() if now is None else now
-        expired = []
-        for frozen_study in self._storage.optuna.get_all_studies():
-            running = self._storage.optuna.get_all_trials(
-                frozen_study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
-            )
-            if not running:
-                continue
+        expired: list[tuple[str, int]] = []
+        for study_id, oldest in self._storage.leases.oldest_by_study().items():
             try:
-                runtime = self._runtime(frozen_study.study_name)
-            except StudyNotFoundError:
-                continue
-            leases = self._storage.leases.all_for_study(runtime.study_id)
-            for trial in running:
-                if (
-                    self._lease_age(trial, leases.get(trial._trial_id), now)
-                    <= runtime.config.lease_seconds
-                ):
-                    continue
-                if self._expire(runtime, trial.number, now):
-                    expired.append((runtime.name, trial.number))
+                expired.extend(self._expire_study(study_id, oldest, now))
+            except Exception:
+                _logger.exception("lease expiry for study id %d failed; other studies go on", study_id)
         return expired
 
-    def _expire(self, runtime: StudyRuntime, number: int, now: float) -> bool:
-        with self._storage.optuna.consistent_reads(), runtime.lock:
-            trial = runtime.frozen(number)
-            lease = self._storage.leases.get(trial._trial_id)
-            if trial.state != TrialState.RUNNING or (
-                self._lease_age(trial, lease, now) <= runtime.config.lease_seconds
-            ):
-                return False
+    def _expire_study(self, study_id: int, oldest: float, now: float) -> Iterator[tuple[str, int]]:
+        row = self._storage.studies.row(study_id)
+        if row is None:
+            return
+        lease_seconds = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR)).lease_seconds
+        if now - oldest <= lease_seconds:
+            return
+        runtime = self._runtime(row.name)
+        for lease in self._storage.leases.all_for_study(study_id).values():
+            if now - lease.heartbeat_at > lease_seconds:
+                number = self._expire(runtime, lease.trial_id, now)
+                if number is not None:
+                    yield runtime.name, number
+
+    def _expire(self, runtime: StudyRuntime, expired_id: int, now: float) -> int | None:
+        """Fail the trial if its lease still ran out (checked inside the unit); its number."""
+        with runtime.lock, self._unit(runtime) as unit:
+            leases = unit.query("SELECT heartbeat_at FROM hpo_leases WHERE trial_id = ?", (expired_id,))
+            trial = _trial_by_id(unit, expired_id)
+            if not leases or trial is None or trial.state != TrialState.RUNNING:
+                return None
+            if now - float(leases[0][0]) <= runtime.config.lease_seconds:
+                return None  # renewed meanwhile
             reason = LEASE_EXPIRED.format(seconds=runtime.config.lease_seconds)
             history = [*trial.system_attrs.get(RETRY_HISTORY_ATTR, []), trial.number]
-            retry = len(history) <= runtime.config.retry_budget
-            try:
-                # A trial that will be retried passes its unit of the budget to the retry.
-                self._finish(runtime, trial, TrialState.FAIL, [], reason, keep_budget=retry)
-            except TrialFinishedError:
-                return False  # another coordinator (or the client's Tell) got there first
-            _logger.info("study %r trial %d: %s", runtime.name, number, reason)
-            if retry:
-                self._requeue(runtime, runtime.frozen(number), history)
-            return True
+            self._finish(runtime, unit, trial, TrialState.FAIL, [], reason)
+            if len(history) <= runtime.config.retry_budget:
+                self._requeue(runtime, unit, trial, history)
+        runtime.running.pop(trial.number, None)
+        _logger.info("study %r trial %d: %s", runtime.name, trial.number, reason)
+        return trial.number
 
-    @staticmethod
-    def _lease_age(trial: FrozenTrial, lease: Any, now: float) -> float:
-        if lease is not None:
-            return now - lease.heartbeat_at
-        started = trial.datetime_start.timestamp() if trial.datetime_start else now
-        return now - started
-
-    def _requeue(self, runtime: StudyRuntime, failed: FrozenTrial, history: list[int]) -> None:
-        runtime.study.add_trial(
+    def _requeue(
+        self, runtime: StudyRuntime, unit: Unit, failed: FrozenTrial, history: list[int]
+    ) -> None:
+        runtime.study(self._storage.optuna.within(unit)).add_trial(
             optuna.trial.create_trial(
                 state=TrialState.WAITING,
                 params=failed.params,
@@ -102,3 +100,14 @@ class LeaseExpiry:
                 },
             )
         )
+
+
+def _trial_by_id(unit: Unit, wanted: int) -> FrozenTrial | None:
+    study_id, number = split_trial_id(wanted)
+    if study_id != unit.study_id:
+        return None
+    try:
+        return unit.draft.trial(number)
+    except KeyError:
+        return None
+

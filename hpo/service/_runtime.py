@@ -1,19 +1,24 @@
-"""The coordinator's in-memory view of one study: its Optuna objects and running trials.
+"""The coordinator's in-memory state of one study: its sampler, pruner and running trials.
 
 A cache only: everything here can be rebuilt from the database, so a coordinator can be
-restarted and several can serve one database.
+restarted, can drop an idle study, and several can serve one database.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import optuna
 from optuna.distributions import BaseDistribution, check_distribution_compatibility
-from optuna.study._tell import _tell_with_warning
+from optuna.storages import BaseStorage
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo._optuna_adapter import rebind_trial
 from hpo.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -22,64 +27,90 @@ from hpo.errors import (
 )
 from hpo.service._algorithms import build_pruner, build_sampler
 from hpo.service._config import CONFIG_ATTR, StudyConfig
-from hpo.storage import Storage
+from hpo.storage._studies import StudyRow
+from hpo.storage._trial_log import Draft, StudyModel
+
+#: Trials of a study: the committed model, or a unit of work's draft.
+Trials = StudyModel | Draft
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class StaleStudyError(Exception):
+    """The study a call resolved was deleted (and maybe re-created under its name) by
+    another process; the call may run again with the name looked up anew."""
+
+
+def fresh_study(method: _F) -> _F:
+    """Run a service call again, once, when its study turned out to be deleted elsewhere:
+    the name is looked up anew (NOT_FOUND, or the study now under that name)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except StaleStudyError:
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
 class StudyRuntime:
     """One study as the coordinator holds it between calls.
 
-    ``lock`` serializes the sampler (Optuna samplers are not thread-safe) and the state
-    changes of this study's trials within one process; across processes the journal's
-    total order decides.
+    ``lock`` serializes this study's units of work within one process (Optuna samplers are
+    not thread-safe); across processes the study's database lock does.
     """
 
     name: str
     study_id: int
     config: StudyConfig
-    study: optuna.Study
+    directions: list[StudyDirection]
+    sampler: optuna.samplers.BaseSampler
+    pruner: optuna.pruners.BasePruner
     lock: threading.RLock = field(default_factory=threading.RLock)
-    prune_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Optuna Trial objects of running trials: they keep the relative sample drawn at their
-    # first suggestion, so later suggestions of the same trial stay consistent.
+    # Optuna Trial objects of running trials, by number: they keep the relative sample drawn
+    # at their first suggestion, so later suggestions of the same trial stay consistent.
     running: dict[int, optuna.Trial] = field(default_factory=dict)
-    known_distributions: dict[str, BaseDistribution] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, storage: Storage, name: str, study_id: int) -> StudyRuntime:
-        attrs = storage.optuna.get_study_system_attrs(study_id)
-        config = StudyConfig.from_json(attrs.get(CONFIG_ATTR))
-        n_trials = len(storage.optuna.get_all_trials(study_id, deepcopy=False))
-        study = optuna.Study(
-            study_name=name,
-            storage=storage.optuna,
+    def load(cls, row: StudyRow) -> StudyRuntime:
+        config = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR))
+        n_trials = sum(row.trial_counts.values())
+        return cls(
+            name=row.name,
+            study_id=row.study_id,
+            config=config,
+            directions=list(row.directions),
             sampler=build_sampler(config.sampler, seed_offset=n_trials),
             pruner=build_pruner(config.pruner),
         )
-        return cls(name=name, study_id=study_id, config=config, study=study)
-
-    @property
-    def storage(self) -> optuna.storages.BaseStorage:
-        return self.study._storage
 
     @property
     def n_objectives(self) -> int:
-        return len(self.study.directions)
+        return len(self.directions)
 
-    def trial_id(self, number: int) -> int:
+    def study(self, storage: BaseStorage) -> optuna.Study:
+        """This study as Optuna sees it through ``storage`` (a unit of work's view, or the
+        committed one), with the study's sampler and pruner."""
+        return optuna.Study(
+            study_name=self.name, storage=storage, sampler=self.sampler, pruner=self.pruner
+        )
+
+    def frozen(self, trials: Trials, number: int) -> FrozenTrial:
         try:
-            return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
-        except KeyError:
+            if number < 0:
+                raise KeyError(number)
+            return trials.trial(number) if isinstance(trials, Draft) else trials.trials[number]
+        except (KeyError, IndexError):
             raise TrialNotFoundError(
                 f"trial_number: study {self.name!r} has no trial {number}"
             ) from None
 
-    def frozen(self, number: int) -> FrozenTrial:
-        return self.storage.get_trial(self.trial_id(number))
-
-    def running_trial(self, number: int) -> FrozenTrial:
+    def running_trial(self, trials: Trials, number: int) -> FrozenTrial:
         """The trial, which must be RUNNING; otherwise the precise precondition error."""
-        trial = self.frozen(number)
+        trial = self.frozen(trials, number)
         if trial.state.is_finished():
             raise TrialFinishedError(
                 f"trial_number: trial {number} of study {self.name!r} is already {trial.state.name}"
@@ -90,35 +121,26 @@ class StudyRuntime:
             )
         return trial
 
-    def optuna_trial(self, trial_id: int) -> optuna.Trial:
-        trial = self.running.get(trial_id)
+    def optuna_trial(
+        self, study: optuna.Study, storage: BaseStorage, trial_id: int, number: int
+    ) -> optuna.Trial:
+        """The running trial's Optuna object, bound to ``study`` (on ``storage``) for this
+        unit of work."""
+        trial = self.running.get(number)
         if trial is None:
-            trial = self.running[trial_id] = optuna.Trial(self.study, trial_id)
-        return trial
+            return optuna.Trial(study, trial_id)
+        return rebind_trial(trial, study, storage)
 
-    def tell(self, number: int, values: list[float] | None, state: TrialState) -> None:
-        """Optuna's Study.tell, as inside an optimize loop: the coordinator is that loop, so a
-        sampler may call ``study.stop()`` (the grid sampler does when its grid is done)."""
-        local = self.study._thread_local
-        local.in_optimize_loop = True
-        try:
-            # Study.tell minus its deep copy of the result, which we never use (~0.3 ms).
-            _tell_with_warning(self.study, number, values, state)
-        finally:
-            local.in_optimize_loop = False
-
-    @property
-    def sampler_exhausted(self) -> bool:
+    def sampler_exhausted(self, study: optuna.Study) -> bool:
         """True when the sampler knows it has nothing left to propose (a finished grid)."""
-        is_exhausted = getattr(self.study.sampler, "is_exhausted", None)
-        return bool(is_exhausted and is_exhausted(self.study))
+        is_exhausted = getattr(self.sampler, "is_exhausted", None)
+        return bool(is_exhausted and is_exhausted(study))
 
-    def forget(self, trial_id: int) -> None:
-        self.running.pop(trial_id, None)
-
-    def check_compatible(self, field_name: str, name: str, distribution: BaseDistribution) -> None:
+    def check_compatible(
+        self, model: StudyModel, field_name: str, name: str, distribution: BaseDistribution
+    ) -> None:
         """Refuse a distribution that conflicts with one the study already used for ``name``."""
-        known = self._known_distribution(name)
+        known = self.config.search_space.get(name) or model.param_distributions.get(name)
         if known is None:
             return
         try:
@@ -127,14 +149,3 @@ class StudyRuntime:
             raise InvalidArgumentError.for_field(
                 field_name, f"parameter {name!r} was used with {known}; {e}"
             ) from None
-
-    def _known_distribution(self, name: str) -> BaseDistribution | None:
-        known = self.known_distributions.get(name) or self.config.search_space.get(name)
-        if known is None:
-            for trial in self.storage.get_all_trials(self.study_id, deepcopy=False):
-                if name in trial.distributions:
-                    known = trial.distributions[name]
-                    break
-        if known is not None:
-            self.known_distributions[name] = known
-        return known

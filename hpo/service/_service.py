@@ -1,24 +1,27 @@
 """The study service: every rule of the coordinator (budgets, leases, idempotency, state
-changes), with Optuna as the algorithm library. It knows nothing of gRPC."""
+changes), with Optuna as the algorithm library. It knows nothing of gRPC.
+
+Each call that changes a study runs in one unit of work (``Storage.studies.transaction``):
+the trial change Optuna makes, the lease, the budget and the request id commit together or
+not at all, so a call that answers an error has written nothing.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from optuna.distributions import BaseDistribution
-from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
-from optuna.storages.journal._storage import JournalOperation
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo._optuna_adapter import trial_id
 from hpo.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -28,61 +31,43 @@ from hpo.errors import (
     StudyNotFoundError,
     TrialFinishedError,
 )
+from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
-from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
+from hpo.service._algorithms import check_sampler_param
+from hpo.service._census import HeldStudyCensus
+from hpo.service._config import (
+    CONFIG_ATTR,
+    StudyConfig,
+    require_same_settings,
+    validate_study_name,
+)
 from hpo.service._leases import LeaseExpiry
-from hpo.service._rules import (
-    contains,
-    request_digest,
-    suggest_param,
-    validate_tell,
-)
-from hpo.service._runtime import StudyRuntime
-from hpo.service._views import (
-    FAIL_REASON_ATTR,
-    AskOutcome,
-    StudyView,
-    TrialPage,
-    TrialRef,
-    TrialView,
-)
-from hpo.storage import ConditionFailedError, DuplicateKeyError, Statement, Storage
+from hpo.service._reads import TrialReads
+from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
+from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
+from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
+from hpo.storage import Storage
+from hpo.storage._engine import DuplicateKeyError
+from hpo.storage._sql import ConditionFailedError
+from hpo.storage._studies import StudyGoneError, StudyRow, Unit
+from hpo.storage._trial_log import split_trial_id
 
 _logger = logging.getLogger(__name__)
 
-SET_STATE = JournalOperation.SET_TRIAL_STATE_VALUES
-SET_INTERMEDIATE = JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE
-CREATE_TRIAL = JournalOperation.CREATE_TRIAL
-MAX_FAIL_REASON = 16_000
-MAX_PARAMS_PER_TRIAL = 1_000
+_BUDGET_HOLDERS = ("RUNNING", "COMPLETE", "PRUNED")
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _one_sync(method: _F) -> _F:
-    """Serve the call's reads from one sync of the journal (see SnapshotJournalStorage)."""
-
-    @functools.wraps(method)
-    def wrapper(self: StudyService, *args: Any, **kwargs: Any) -> Any:
-        with self._storage.optuna.consistent_reads():
-            return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class StudyService(LeaseExpiry):
+class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
     """Creates and loads studies, hands out trials, records results.
 
-    Thread-safe: the coordinator calls it from many gRPC threads at once. Calls on one
-    study that touch its sampler or a trial's state are serialized by the study's lock.
+    Thread-safe: the coordinator calls it from many gRPC threads at once. A study is loaded
+    when a call names it and dropped when idle (:meth:`evict_idle`).
     """
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._runtimes: dict[str, StudyRuntime] = {}
         self._runtimes_lock = threading.Lock()
-        self._create_lock = threading.Lock()
 
     @property
     def storage(self) -> Storage:
@@ -90,7 +75,6 @@ class StudyService(LeaseExpiry):
 
     # -- studies ---------------------------------------------------------------------------
 
-    @_one_sync
     def create_study(
         self,
         name: str,
@@ -102,63 +86,77 @@ class StudyService(LeaseExpiry):
         caller = current_caller()
         if caller is not None:
             config = dataclasses.replace(config, owner=caller.name)
-        if not directions:
+        if not directions and not load_if_exists:
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
-        with self._create_lock:
-            # Look first: the journal would record (and then ignore) a duplicate creation.
-            study_id = self._study_id_or_none(name)
-            if study_id is None:
-                try:
-                    study_id = self._storage.optuna.create_new_study(list(directions), name)
-                except DuplicatedStudyError:  # another coordinator created it meanwhile
-                    study_id = self._storage.optuna.get_study_id_from_name(name)
-                else:
-                    load_if_exists = True
-            if not load_if_exists:
-                raise AlreadyExistsError(f"name: study {name!r} already exists")
-            if CONFIG_ATTR in self._storage.optuna.get_study_system_attrs(study_id):
+        studies = self._storage.studies
+        if studies.find(name) is None:
+            budget = self._storage.budgets
+            try:
+                studies.create(
+                    name,
+                    list(directions) or [StudyDirection.MINIMIZE],
+                    {CONFIG_ATTR: config.to_json()},
+                    lambda study_id: [budget.ensure_statement(study_id, 0)],
+                )
                 return self.get_study(name)
-            # Also completes a creation that died between these two writes.
-            self._storage.optuna.set_study_system_attr(study_id, CONFIG_ATTR, config.to_json())
-        return self.get_study(name)
+            except DuplicateKeyError:  # another call created it meanwhile
+                pass
+        if not load_if_exists:
+            raise AlreadyExistsError(f"name: study {name!r} already exists")
+        row = self._row(name)
+        if CONFIG_ATTR not in row.system_attrs:  # a study created by plain Optuna: adopt it
+            self._storage.optuna.set_study_system_attr(row.study_id, CONFIG_ATTR, config.to_json())
+            self._drop(name)
+        stored = self.get_study(name)
+        require_same_settings(name, stored.directions, stored.config, directions, config)
+        return stored
 
-    @_one_sync
+    @fresh_study
     def get_study(self, name: str) -> StudyView:
         runtime = self._runtime(name)
-        trials = self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
+        model = self._current(runtime)
         return StudyView(
             name=name,
-            directions=runtime.study.directions,
+            directions=runtime.directions,
             config=runtime.config,
-            trial_counts=dict(Counter(t.state.name for t in trials)),
+            trial_counts=dict(model.counts),
+            study_id=runtime.study_id,
         )
 
-    @_one_sync
     def list_studies(self) -> list[StudyView]:
-        names = sorted(s.study_name for s in self._storage.optuna.get_all_studies())
+        """Every study the caller may see, from the studies table alone (none is loaded).
+        A study whose stored configuration cannot be read is logged and left out."""
         views = []
-        for name in names:
+        for row in self._storage.studies.rows():
             try:
-                views.append(self.get_study(name))
-            except (StudyNotFoundError, PermissionDeniedError):  # deleted meanwhile; not ours
+                config = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR))
+                require_access("study", row.name, config.owner)
+            except PermissionDeniedError:
                 continue
-        return views
+            except Exception:
+                _logger.exception("study %r: stored configuration unreadable; not listed", row.name)
+                continue
+            views.append(
+                StudyView(row.name, row.directions, config, dict(row.trial_counts), row.study_id)
+            )
+        return sorted(views, key=lambda view: view.name)
 
-    @_one_sync
     def delete_study(self, name: str) -> None:
-        runtime = self._runtime(name)
-        with runtime.lock:
-            self._storage.optuna.delete_study(runtime.study_id)
-            self._storage.leases.delete_study(runtime.study_id)
-            self._storage.requests.delete_study(runtime.study_id)
-            self._storage.budgets.delete_study(runtime.study_id)
-            self._storage.lineage.delete_study(runtime.study_id)
-        with self._runtimes_lock:
-            self._runtimes.pop(name, None)
+        row = self._row(name)
+        # Read the owner alone: a study whose configuration is unreadable can still go.
+        stored = row.system_attrs.get(CONFIG_ATTR)
+        owner = str(stored.get("owner", "")) if isinstance(stored, dict) else ""
+        require_access("study", name, owner)
+        try:
+            self._storage.studies.delete(row.study_id)
+        except StudyGoneError:
+            raise StudyNotFoundError(f"study: no study named {name!r}") from None
+        finally:
+            self._drop(name)
 
     # -- the trial loop --------------------------------------------------------------------
 
-    @_one_sync
+    @fresh_study
     def ask(
         self,
         study: str,
@@ -168,42 +166,53 @@ class StudyService(LeaseExpiry):
     ) -> AskOutcome:
         runtime = self._runtime(study)
         space = runtime.config.search_space if search_space is None else search_space
+        model = self._current(runtime)
         for name, distribution in space.items():
-            runtime.check_compatible(f"search_space.{name}", name, distribution)
+            runtime.check_compatible(model, f"search_space.{name}", name, distribution)
+            check_sampler_param(runtime.config.sampler, f"search_space.{name}", name)
         heartbeat = runtime.config.heartbeat_seconds
+        budget = runtime.config.trial_budget
+        spent = AskOutcome(None, True, heartbeat)
         with runtime.lock:
-            if client_id:
-                held = self._held_trial(runtime, client_id)
-                if held is not None:
-                    return AskOutcome(TrialView(study, held, client_id), False, heartbeat)
-            if runtime.sampler_exhausted and not self._waiting(runtime):
-                return AskOutcome(None, True, heartbeat)
-            take = self._budget_take(runtime)
             try:
-                # A new trial takes a unit of the budget in the transaction that creates it.
-                with self._storage.optuna.backend.attach(
-                    take, CREATE_TRIAL, study_id=runtime.study_id
-                ):
-                    trial = runtime.study.ask(dict(space))
+                with self._unit(runtime) as unit:
+                    if client_id:
+                        held = self._held_trial(unit, client_id)
+                        if held is not None:
+                            return AskOutcome(TrialView(study, held, client_id), False, heartbeat)
+                    optuna_study = runtime.study(self._storage.optuna.within(unit))
+                    if runtime.sampler_exhausted(optuna_study) and not self._waiting(unit):
+                        return spent
+                    if budget:  # a trial that starts takes a unit of the budget
+                        unit.execute(self._storage.budgets.take_statement(runtime.study_id, budget))
+                    trial = optuna_study.ask(dict(space))
+                    if client_id:  # without one, the lease runs until a Heartbeat renews it
+                        unit.execute(
+                            self._storage.leases.grant_statement(
+                                runtime.study_id, trial_id(trial), client_id
+                            )
+                        )
+                    if lineage:  # the caller's code version and environment, as Lineage JSON
+                        unit.execute(
+                            self._storage.lineage.lineage_statement(
+                                runtime.study_id, trial_id(trial), lineage
+                            )
+                        )
+                    frozen = unit.draft.trial(trial.number)
             except ConditionFailedError:
-                return AskOutcome(None, True, heartbeat)
-            trial_id = trial._trial_id
-            if client_id:  # without one, the lease runs from the trial's start until a Heartbeat
-                self._storage.leases.grant(runtime.study_id, trial_id, client_id)
-            if lineage:  # the caller's code version and environment, as Lineage JSON
-                self._storage.lineage.record_lineage(runtime.study_id, trial_id, lineage)
-            runtime.running[trial_id] = trial
-            runtime.known_distributions.update(space)
-            frozen = self._storage.optuna.get_trial(trial_id)
+                return spent
+            runtime.running[trial.number] = trial
         return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
 
-    @_one_sync
-    def suggest(self, study: str, number: int, name: str, distribution: BaseDistribution) -> Any:
+    @fresh_study
+    def suggest(
+        self, study: str, number: int, name: str, distribution: BaseDistribution, study_id: int = 0
+    ) -> Any:
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
-        runtime = self._runtime(study)
-        with runtime.lock:
-            frozen = runtime.running_trial(number)
+        runtime = self._runtime(study, study_id)
+        with runtime.lock, self._unit(runtime) as unit:
+            frozen = runtime.running_trial(unit.draft, number)
             if name in frozen.distributions:
                 if frozen.distributions[name] != distribution:
                     raise InvalidArgumentError.for_field(
@@ -211,53 +220,63 @@ class StudyService(LeaseExpiry):
                         f"trial {number} already has {name!r} from {frozen.distributions[name]}",
                     )
                 return frozen.params[name]
-            if len(frozen.distributions) >= MAX_PARAMS_PER_TRIAL:
+            if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
                 raise ResourceExhaustedError(
-                    f"name: trial {number} has {MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
+                    f"name: trial {number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
                 )
-            runtime.check_compatible("distribution", name, distribution)
-            trial = runtime.optuna_trial(frozen._trial_id)
-            # Let the sampler see the study as of now, as in-process Optuna does after ask().
-            runtime.study._thread_local.cached_all_trials = None
+            runtime.check_compatible(unit.draft.model, "distribution", name, distribution)
+            check_sampler_param(runtime.config.sampler, "name", name)
+            limits.check_trial_growth("name", frozen, limits.param_bytes(name, distribution))
+            view = self._storage.optuna.within(unit)
+            trial = runtime.optuna_trial(runtime.study(view), view, trial_id(frozen), number)
             value = suggest_param(trial, name, distribution)
-            runtime.known_distributions.setdefault(name, distribution)
+        runtime.running[number] = trial
         return value
 
-    @_one_sync
+    @fresh_study
     def report(
-        self, study: str, number: int, step: int, value: float, request_id: str = ""
+        self,
+        study: str,
+        number: int,
+        step: int,
+        value: float,
+        request_id: str = "",
+        study_id: int = 0,
     ) -> bool:
         if step < 0:
             raise InvalidArgumentError.for_field("step", "must be >= 0")
         if math.isnan(value):
             raise InvalidArgumentError.for_field("value", "must not be NaN")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         if runtime.n_objectives > 1:
             raise FailedPreconditionError(
                 f"study: {study!r} has several directions; Optuna's pruners and Report support one"
             )
         digest = request_digest("report", number, step, value)
-        frozen = runtime.frozen(number)
-        if request_id and (frozen.state.is_finished() or step in frozen.intermediate_values):
-            if self._replayed(runtime, request_id, digest):
-                return self._should_prune(runtime, number)
-        frozen = runtime.running_trial(number)
-        if step not in frozen.intermediate_values:  # as Optuna: the first value of a step wins
-            self._with_records(
-                runtime,
-                frozen._trial_id,
-                SET_INTERMEDIATE,
-                request_id,
-                "report",
-                digest,
-                [],
-                lambda: self._storage.optuna.set_trial_intermediate_value(
-                    frozen._trial_id, step, value
-                ),
-            )
-        return self._should_prune(runtime, number)
+        with runtime.lock:
+            try:
+                with self._unit(runtime) as unit:
+                    frozen = runtime.frozen(unit.draft, number)
+                    replay = request_id and (
+                        frozen.state.is_finished() or step in frozen.intermediate_values
+                    )
+                    if not (replay and self._replayed(runtime, request_id, digest)):
+                        frozen = runtime.running_trial(unit.draft, number)
+                        if step not in frozen.intermediate_values:  # the first value wins
+                            limits.check_trial_growth(
+                                "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
+                            )
+                            self._storage.optuna.within(unit).set_trial_intermediate_value(
+                                trial_id(frozen), step, value
+                            )
+                            self._record_request(unit, request_id, "report", digest)
+                    # Decided inside the unit: a pruner that fails leaves nothing written.
+                    return self._should_prune(runtime, unit, number)
+            except DuplicateKeyError:
+                self._conflicting_request(runtime, request_id, digest)
+        return self._should_prune(runtime, None, number)
 
-    @_one_sync
+    @fresh_study
     def tell(
         self,
         study: str,
@@ -266,184 +285,181 @@ class StudyService(LeaseExpiry):
         values: Sequence[float] = (),
         request_id: str = "",
         fail_reason: str = "",
+        study_id: int = 0,
     ) -> TrialView:
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         values = validate_tell(state, list(values), runtime.n_objectives)
         digest = request_digest("tell", number, state.name, values, fail_reason)
         with runtime.lock:
-            frozen = runtime.frozen(number)
-            # A finished trial may be this very request, retried: the ledger knows.
-            if frozen.state.is_finished() and request_id:
-                if self._replayed(runtime, request_id, digest):
-                    return TrialView(study, frozen)
-            frozen = runtime.running_trial(number)
-            self._finish(runtime, frozen, state, values, fail_reason, request_id, digest)
-            return TrialView(study, runtime.frozen(number))
+            try:
+                with self._unit(runtime) as unit:
+                    frozen = runtime.frozen(unit.draft, number)
+                    # A finished trial may be this very request, retried: the ledger knows.
+                    if frozen.state.is_finished() and request_id:
+                        if self._replayed(runtime, request_id, digest):
+                            return TrialView(study, frozen)
+                    frozen = runtime.running_trial(unit.draft, number)
+                    self._record_request(unit, request_id, "tell", digest)
+                    self._finish(runtime, unit, frozen, state, values, fail_reason)
+                    frozen = unit.draft.trial(number)
+            except DuplicateKeyError:
+                self._conflicting_request(runtime, request_id, digest)
+                frozen = runtime.frozen(self._current(runtime), number)
+            finally:
+                runtime.running.pop(number, None)
+        return TrialView(study, frozen)
 
-    @_one_sync
-    def heartbeat(self, study: str, number: int) -> float:
-        runtime = self._runtime(study)
-        frozen = runtime.running_trial(number)
-        self._storage.leases.renew(runtime.study_id, frozen._trial_id)
+    @fresh_study
+    def heartbeat(self, study: str, number: int, study_id: int = 0) -> float:
+        runtime = self._runtime(study, study_id)
+        frozen = runtime.running_trial(self._current(runtime), number)
+        if not self._storage.leases.renew(trial_id(frozen)):
+            # It finished between the read and the renewal: say how.
+            runtime.running_trial(self._current(runtime), number)
         return runtime.config.lease_seconds
 
-    @_one_sync
-    def set_trial_user_attr(self, study: str, number: int, key: str, value: Any) -> None:
+    @fresh_study
+    def set_trial_user_attr(
+        self, study: str, number: int, key: str, value: Any, study_id: int = 0
+    ) -> None:
         if not key:
             raise InvalidArgumentError.for_field("key", "must be non-empty")
-        runtime = self._runtime(study)
-        frozen = runtime.running_trial(number)
-        self._storage.optuna.set_trial_user_attr(frozen._trial_id, key, value)
+        runtime = self._runtime(study, study_id)
+        with runtime.lock, self._unit(runtime) as unit:
+            frozen = runtime.running_trial(unit.draft, number)
+            limits.check_trial_growth(
+                "value_json", frozen, limits.user_attr_growth(frozen, key, value)
+            )
+            self._storage.optuna.within(unit).set_trial_user_attr(trial_id(frozen), key, value)
 
-    @_one_sync
+    @fresh_study
     def enqueue_trial(
         self, study: str, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
     ) -> TrialView:
+        """Queue a trial with fixed parameters; an Ask hands it out (taking a unit of the
+        budget then, as for any trial)."""
         runtime = self._runtime(study)
+        model = self._current(runtime)
         for name, value in params.items():
-            distribution = runtime.config.search_space.get(name) or runtime.known_distributions.get(
+            distribution = runtime.config.search_space.get(name) or model.param_distributions.get(
                 name
             )
             if distribution is not None and not contains(distribution, value):
                 raise InvalidArgumentError.for_field(
                     f"params.{name}", f"{value!r} is outside {distribution}"
                 )
-        statements = (
-            [self._storage.budgets.add_statement(runtime.study_id)]
-            if runtime.config.trial_budget
-            else []
-        )
-        with (
-            runtime.lock,
-            self._storage.optuna.backend.attach(
-                statements, CREATE_TRIAL, study_id=runtime.study_id
-            ),
-        ):
-            runtime.study.enqueue_trial(dict(params), dict(user_attrs or {}))
-            waiting = self._storage.optuna.get_all_trials(
-                runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
-            )
-        return TrialView(study, waiting[-1])
+        with runtime.lock, self._unit(runtime) as unit:
+            optuna_study = runtime.study(self._storage.optuna.within(unit))
+            optuna_study.enqueue_trial(dict(params), dict(user_attrs or {}))
+            queued = unit.draft.trial(unit.draft.n_trials - 1)
+        return TrialView(study, queued)
 
     # -- for the tracking and registry services ---------------------------------------------
 
     @contextlib.contextmanager
-    def running_trial(self, study: str, number: int) -> Iterator[TrialRef]:
+    def running_trial(self, study: str, number: int) -> Iterator[Any]:
         """The trial, which must be RUNNING and stays so inside the block (its lineage may
         change only while it runs: FAILED_PRECONDITION after)."""
         runtime = self._runtime(study)
         with runtime.lock:
-            frozen = runtime.running_trial(number)
-            yield TrialRef(runtime.name, runtime.study_id, frozen)
+            frozen = runtime.running_trial(self._current(runtime), number)
+            yield self._ref(runtime, frozen)
 
-    @_one_sync
-    def trial_ref(self, study: str, number: int | None = None) -> TrialRef:
-        """A trial in any state; ``number=None`` means the best trial (one direction only)."""
-        runtime = self._runtime(study)
-        if number is None:
-            best = self.best_trials(study)
-            if runtime.n_objectives > 1:
-                raise InvalidArgumentError.for_field(
-                    "trial_number", f"study {study!r} has several directions: name the trial"
-                )
-            if not best:
-                raise FailedPreconditionError(f"study: {study!r} has no completed trial yet")
-            return TrialRef(runtime.name, runtime.study_id, best[0].trial)
-        return TrialRef(runtime.name, runtime.study_id, runtime.frozen(number))
+    # -- memory ----------------------------------------------------------------------------
 
-    # -- reading trials --------------------------------------------------------------------
-
-    @_one_sync
-    def get_trial(self, study: str, number: int) -> TrialView:
-        runtime = self._runtime(study)
-        return self._view(runtime, runtime.frozen(number))
-
-    @_one_sync
-    def list_trials(
-        self, study: str, states: Sequence[TrialState] = (), offset: int = 0, limit: int = 1000
-    ) -> TrialPage:
-        runtime = self._runtime(study)
-        trials = self._storage.optuna.get_all_trials(
-            runtime.study_id, deepcopy=False, states=tuple(states) or None
-        )
-        page = trials[offset : offset + limit]
-        more = offset + limit < len(trials)
-        leases = self._storage.leases.all_for_study(runtime.study_id) if page else {}
-        views = [
-            TrialView(study, t, leases[t._trial_id].client_id if t._trial_id in leases else "")
-            for t in page
-        ]
-        return TrialPage(views, offset + limit if more else None)
-
-    @_one_sync
-    def best_trials(self, study: str) -> list[TrialView]:
-        runtime = self._runtime(study)
-        if not self._storage.optuna.get_all_trials(
-            runtime.study_id, deepcopy=False, states=(TrialState.COMPLETE,)
-        ):
-            return []
-        if runtime.n_objectives > 1:
-            best = runtime.study.best_trials
-        else:
-            best = [runtime.study.best_trial]
-        return [TrialView(study, t) for t in best]
+    def evict_idle(self, idle_seconds: float) -> list[str]:
+        """Let go of studies no call used for ``idle_seconds``; their names."""
+        evicted = set(self._storage.studies.evict_idle(idle_seconds))
+        with self._runtimes_lock:
+            names = [n for n, r in self._runtimes.items() if r.study_id in evicted]
+            for name in names:
+                del self._runtimes[name]
+        return names
 
     # -- internals -------------------------------------------------------------------------
 
-    def _study_id_or_none(self, name: str) -> int | None:
-        try:
-            return self._storage.optuna.get_study_id_from_name(name)
-        except KeyError:
-            return None
-
-    def _runtime(self, name: str) -> StudyRuntime:
-        study_id = self._study_id_or_none(name)
-        if study_id is None:
+    def _row(self, name: str) -> StudyRow:
+        row = self._storage.studies.find(name)
+        if row is None:
             raise StudyNotFoundError(f"study: no study named {name!r}")
+        return row
+
+    def _runtime(self, name: str, study_id: int = 0) -> StudyRuntime:
+        """The study of this name, loaded; with ``study_id``, only if it is that study."""
+        runtime = self._named(name)
+        if study_id and runtime.study_id != study_id:
+            self._drop(name)  # maybe a stale cache: look again before refusing
+            runtime = self._named(name)
+            if runtime.study_id != study_id:
+                raise StudyNotFoundError(
+                    f"study_id: study {study_id} is gone; {name!r} now names another study"
+                )
+        return runtime
+
+    def _named(self, name: str) -> StudyRuntime:
         with self._runtimes_lock:
             runtime = self._runtimes.get(name)
-            if runtime is None or runtime.study_id != study_id:
-                runtime = StudyRuntime.load(self._storage, name, study_id)
-                if runtime.config.trial_budget:
-                    self._storage.budgets.ensure(study_id, issued=self._issued(runtime))
-                self._runtimes[name] = runtime
+        if runtime is None:
+            row = self._row(name)
+            runtime = StudyRuntime.load(row)
+            if runtime.config.trial_budget:
+                issued = sum(row.trial_counts.get(state, 0) for state in _BUDGET_HOLDERS)
+                self._storage.budgets.ensure(row.study_id, issued=issued)
+            with self._runtimes_lock:
+                runtime = self._runtimes.setdefault(name, runtime)
         require_access("study", name, runtime.config.owner)
         return runtime
 
-    def _issued(self, runtime: StudyRuntime) -> int:
-        """Trials holding a unit of the budget: all but the failed ones."""
-        trials = self._storage.optuna.get_all_trials(runtime.study_id, deepcopy=False)
-        return sum(t.state != TrialState.FAIL for t in trials)
+    def _drop(self, name: str) -> None:
+        with self._runtimes_lock:
+            runtime = self._runtimes.pop(name, None)
+        if runtime is not None:
+            self._storage.studies.forget(runtime.study_id)
 
-    def _view(self, runtime: StudyRuntime, trial: FrozenTrial) -> TrialView:
-        lease = (
-            self._storage.leases.get(trial._trial_id) if trial.state == TrialState.RUNNING else None
-        )
-        return TrialView(runtime.name, trial, lease.client_id if lease else "")
+    def _current(self, runtime: StudyRuntime) -> Any:
+        try:
+            return self._storage.studies.current(runtime.study_id)
+        except StudyGoneError:
+            self._drop(runtime.name)
+            raise StaleStudyError(runtime.name) from None
 
-    def _held_trial(self, runtime: StudyRuntime, client_id: str) -> FrozenTrial | None:
-        for trial_id in self._storage.leases.held_by(runtime.study_id, client_id):
-            trial = self._storage.optuna.get_trial(trial_id)
+    @contextlib.contextmanager
+    def _unit(self, runtime: StudyRuntime) -> Iterator[Unit]:
+        try:
+            with self._storage.studies.transaction(runtime.study_id) as unit:
+                yield unit
+        except StudyGoneError:
+            self._drop(runtime.name)
+            raise StaleStudyError(runtime.name) from None
+
+    def _held_trial(self, unit: Unit, client_id: str) -> FrozenTrial | None:
+        sql, params = self._storage.leases.held_by_query(unit.study_id, client_id)
+        for (held_id,) in unit.query(sql, params):
+            trial = unit.draft.trial(split_trial_id(held_id)[1])
             if trial.state == TrialState.RUNNING:
-                self._storage.leases.renew(runtime.study_id, trial_id)
+                unit.execute(self._storage.leases.renew_statement(held_id))
                 return trial
-            self._storage.leases.release(trial_id)
+            unit.execute(self._storage.leases.release_statement(held_id))
         return None
 
-    def _waiting(self, runtime: StudyRuntime) -> bool:
-        return bool(
-            self._storage.optuna.get_all_trials(
-                runtime.study_id, deepcopy=False, states=(TrialState.WAITING,)
+    @staticmethod
+    def _waiting(unit: Unit) -> bool:
+        return unit.draft.counts().get("WAITING", 0) > 0
+
+    def _should_prune(self, runtime: StudyRuntime, unit: Unit | None, number: int) -> bool:
+        if unit is None:
+            view = self._storage.optuna
+            frozen = runtime.frozen(self._current(runtime), number)
+        else:
+            view = self._storage.optuna.within(unit)
+            frozen = unit.draft.trial(number)
+        return bool(runtime.pruner.prune(runtime.study(view), frozen))
+
+    def _record_request(self, unit: Unit, request_id: str, method: str, digest: str) -> None:
+        if request_id:
+            unit.execute(
+                self._storage.requests.record_statement(unit.study_id, request_id, method, digest)
             )
-        )
-
-    def _budget_take(self, runtime: StudyRuntime) -> list[Statement]:
-        budget = runtime.config.trial_budget
-        return [self._storage.budgets.take_statement(runtime.study_id, budget)] if budget else []
-
-    def _should_prune(self, runtime: StudyRuntime, number: int) -> bool:
-        with runtime.prune_lock:
-            return bool(runtime.study.pruner.prune(runtime.study, runtime.frozen(number)))
 
     def _replayed(self, runtime: StudyRuntime, request_id: str, digest: str) -> bool:
         """True when this request id was applied already with the same payload."""
@@ -456,76 +472,36 @@ class StudyService(LeaseExpiry):
             )
         return True
 
+    def _conflicting_request(self, runtime: StudyRuntime, request_id: str, digest: str) -> None:
+        """The request id is taken and nothing was written: by a concurrent retry of this
+        very request (its effect stands) or by another request (refused)."""
+        if not self._replayed(runtime, request_id, digest):
+            raise InvalidArgumentError.for_field(
+                "request_id", f"{request_id!r} was already used for another request"
+            )
+
     def _finish(
         self,
         runtime: StudyRuntime,
+        unit: Unit,
         frozen: FrozenTrial,
         state: TrialState,
         values: list[float],
         fail_reason: str,
-        request_id: str = "",
-        digest: str = "",
-        keep_budget: bool = False,
     ) -> None:
-        """Finish a running trial. In the same transaction as its final state: its lease
-        ends, its request id is recorded, and a failed trial returns its unit of the budget
-        (unless ``keep_budget``: a retry takes it over)."""
-        trial_id = frozen._trial_id
-        extra = []
-        if state == TrialState.FAIL and runtime.config.trial_budget and not keep_budget:
-            extra.append(self._storage.budgets.give_back_statement(runtime.study_id))
-        try:
-            if state == TrialState.FAIL and fail_reason:
-                self._storage.optuna.set_trial_system_attr(
-                    trial_id, FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
+        """Finish a running trial within ``unit``: its lease ends with it (the storage's
+        rule), and a failed trial gives its unit of the budget back."""
+        view = self._storage.optuna.within(unit)
+        if state == TrialState.FAIL:
+            if runtime.config.trial_budget:
+                unit.execute(self._storage.budgets.give_back_statement(runtime.study_id))
+            if fail_reason:
+                view.set_trial_system_attr(
+                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
                 )
-            self._with_records(
-                runtime,
-                trial_id,
-                SET_STATE,
-                request_id,
-                "tell",
-                digest,
-                extra,
-                lambda: runtime.tell(frozen.number, values or None, state),
-            )
+        try:
+            runtime.study(view).tell(frozen.number, values or None, state)
         except UpdateFinishedTrialError:
             raise TrialFinishedError(
                 f"trial_number: trial {frozen.number} of study {runtime.name!r} is already finished"
-            ) from None
-        finally:
-            runtime.forget(trial_id)
-
-    def _with_records(
-        self,
-        runtime: StudyRuntime,
-        trial_id: int,
-        op_code: int,
-        request_id: str,
-        method: str,
-        digest: str,
-        extra: list[Statement],
-        write: Callable[[], Any],
-    ) -> None:
-        """Run ``write``; its journal log for ``trial_id`` commits together with ``extra``,
-        the request id (if any) and, for a final state, the end of the trial's lease."""
-        statements = list(extra)
-        if op_code == SET_STATE:
-            statements.append(self._storage.leases.release_statement(trial_id))
-        if request_id:
-            statements.append(
-                self._storage.requests.record_statement(
-                    runtime.study_id, request_id, method, digest
-                )
-            )
-        try:
-            with self._storage.optuna.backend.attach(statements, op_code, trial_id=trial_id):
-                write()
-        except DuplicateKeyError:
-            # The request id is taken and nothing was written: by a concurrent retry of this
-            # very request (its effect stands) or by another request (refused).
-            if self._replayed(runtime, request_id, digest):
-                return
-            raise InvalidArgumentError.for_field(
-                "request_id", f"{request_id!r} was already used for another request"
             ) from None

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
+from hpo._optuna_adapter import trial_id
 from hpo.service._config import StudyConfig
+from hpo.storage._trial_log import split_trial_id
 
 # Trial system attributes hpo writes (Optuna's own names where Optuna has one).
 FAIL_REASON_ATTR = "hpo:fail_reason"
@@ -22,6 +24,7 @@ class StudyView:
     directions: Sequence[StudyDirection]
     config: StudyConfig
     trial_counts: Mapping[str, int]
+    study_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class TrialView:
     study: str
     trial: FrozenTrial
     client_id: str = ""
+
+    @property
+    def study_id(self) -> int:
+        return split_trial_id(trial_id(self.trial))[0]
 
     @property
     def fail_reason(self) -> str:
@@ -50,7 +57,7 @@ class TrialRef:
 
     @property
     def trial_id(self) -> int:
-        return self.trial._trial_id
+        return trial_id(self.trial)
 
 
 @dataclass(frozen=True)

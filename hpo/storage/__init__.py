@@ -1,8 +1,10 @@
-"""Storage: Optuna's JournalStorage on a SQL operation log, plus leases and request ids.
+"""Storage: each study's own operation log in SQL, loaded on demand, plus leases, request
+ids, budgets, lineage and the model registry.
 
 ``open_storage(url)`` is the entry point; it migrates the schema and returns a
-:class:`Storage` whose ``optuna`` attribute is an ordinary Optuna storage (the samplers,
-``optuna.load_study`` and optuna-dashboard all use it).
+:class:`Storage`. Its ``studies`` log opens units of work (``studies.transaction(study_id)``)
+in which trial changes and the service's own rows commit together; its ``optuna`` attribute
+is an ordinary Optuna storage (``optuna.load_study``, optuna-dashboard).
 """
 
 from __future__ import annotations
@@ -11,47 +13,19 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
-from hpo.storage._engine import (
-    DEFAULT_URL,
-    DuplicateKeyError,
-    create_engine,
-    normalize_url,
-    redact_url,
-)
-from hpo.storage._journal import SnapshotJournalStorage, SqlJournalBackend
-from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, LineageStore, TrialRecords
+from hpo._defaults import DEFAULT_STORAGE_URL
+from hpo.storage._engine import create_engine, normalize_url
+from hpo.storage._lineage import LineageStore
 from hpo.storage._migrate import upgrade
-from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger, TrialBudget
-from hpo.storage._registry import RegistryStore, VersionRow
-from hpo.storage._sql import ConditionFailedError, RawSql, Statement
+from hpo.storage._optuna_view import OptunaStorage
+from hpo.storage._records import LeaseStore, RequestLedger, TrialBudget
+from hpo.storage._registry import RegistryStore
+from hpo.storage._sql import RawSql
+from hpo.storage._studies import StudyLog
 
-__all__ = [
-    "ArtifactRow",
-    "ArtifactStore",
-    "ConflictError",
-    "DataRow",
-    "DigestMismatchError",
-    "LineageStore",
-    "RegistryStore",
-    "TrialRecords",
-    "VersionRow",
-    "DEFAULT_URL",
-    "ConditionFailedError",
-    "DuplicateKeyError",
-    "Lease",
-    "LeaseStore",
-    "RecordedRequest",
-    "RequestLedger",
-    "SnapshotJournalStorage",
-    "Statement",
-    "SqlJournalBackend",
-    "Storage",
-    "TrialBudget",
-    "open_storage",
-    "optuna_storage",
-    "redact_url",
-]
+# What users need: an Optuna storage on an hpo database (optuna.load_study, optuna-dashboard),
+# or the whole storage. Everything else is the coordinator's, in the private modules.
+__all__ = ["Storage", "open_storage", "optuna_storage"]
 
 
 @dataclass
@@ -60,7 +34,8 @@ class Storage:
 
     url: str
     engine: sa.Engine
-    optuna: SnapshotJournalStorage
+    studies: StudyLog
+    optuna: OptunaStorage
     leases: LeaseStore
     requests: RequestLedger
     budgets: TrialBudget
@@ -71,15 +46,17 @@ class Storage:
         self.engine.dispose()
 
 
-def open_storage(url: str = DEFAULT_URL) -> Storage:
+def open_storage(url: str = DEFAULT_STORAGE_URL) -> Storage:
     """Open (and migrate) the database at ``url``: a SQLite path/URL or a PostgreSQL URL."""
     engine = create_engine(url)
     upgrade(engine)
     sql = RawSql(engine)
+    studies = StudyLog(sql)
     return Storage(
         url=normalize_url(url),
         engine=engine,
-        optuna=SnapshotJournalStorage(SqlJournalBackend(engine)),
+        studies=studies,
+        optuna=OptunaStorage.standalone(studies),
         leases=LeaseStore(sql),
         requests=RequestLedger(sql),
         budgets=TrialBudget(sql),
@@ -88,6 +65,6 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
     )
 
 
-def optuna_storage(url: str = DEFAULT_URL) -> SnapshotJournalStorage:
+def optuna_storage(url: str = DEFAULT_STORAGE_URL) -> OptunaStorage:
     """An Optuna storage on an hpo database, for ``optuna.load_study`` or optuna-dashboard."""
     return open_storage(url).optuna

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpo.storage._engine import DuplicateKeyError
-from hpo.storage._sql import RawSql
+from hpo.storage._sql import RawSql, Statement
 
 
 class ConflictError(Exception):
@@ -42,15 +42,18 @@ class LineageStore:
     def __init__(self, sql: RawSql) -> None:
         self._sql = sql
 
+    @staticmethod
+    def lineage_statement(study_id: int, trial_id: int, payload: str) -> Statement:
+        """Record (or replace) the trial's code version and environment, as Lineage JSON."""
+        return Statement(
+            "INSERT INTO hpo_lineage (trial_id, study_id, payload) VALUES (?, ?, ?) "
+            "ON CONFLICT (trial_id) DO UPDATE SET payload = excluded.payload",
+            (trial_id, study_id, payload),
+        )
+
     def record_lineage(self, study_id: int, trial_id: int, payload: str) -> None:
         with self._sql.write() as cursor:
-            cursor.execute(
-                self._sql.sql(
-                    "INSERT INTO hpo_lineage (trial_id, study_id, payload) VALUES (?, ?, ?) "
-                    "ON CONFLICT (trial_id) DO UPDATE SET payload = excluded.payload"
-                ),
-                (trial_id, study_id, payload),
-            )
+            self._sql.execute_all(cursor, [self.lineage_statement(study_id, trial_id, payload)])
 
     def log_data(self, study_id: int, trial_id: int, row: DataRow) -> None:
         """Record a data set; the same name again must carry the same digest."""
@@ -129,9 +132,12 @@ class LineageStore:
             artifact_rows = [ArtifactRow(*row) for row in cursor.fetchall()]
         return TrialRecords(lineage[0] if lineage else None, data, metric_rows, artifact_rows)
 
-    def delete_study(self, study_id: int) -> None:
-        with self._sql.write() as cursor:
-            for table in ("hpo_lineage", "hpo_data", "hpo_metrics", "hpo_artifacts"):
-                cursor.execute(
-                    self._sql.sql(f"DELETE FROM {table} WHERE study_id = ?"), (study_id,)
-                )
+    def studies_with_artifact(self, digest: str) -> list[int]:
+        """The studies one of whose trials recorded an artifact with this digest."""
+        with self._sql.read() as cursor:
+            cursor.execute(
+                self._sql.sql("SELECT DISTINCT study_id FROM hpo_artifacts WHERE digest = ?"),
+                (digest,),
+            )
+            return [int(row[0]) for row in cursor.fetchall()]
+

@@ -1,7 +1,7 @@
-"""Leases and request ids: the coordinator's own rows beside Optuna's journal.
+"""Leases, request ids and budgets: the coordinator's own rows beside each study's log.
 
-Methods that return a :data:`Statement` do not run it: the caller attaches it to a journal
-append (``SqlJournalBackend.attach``) so it commits atomically with the log it belongs to.
+Methods that return a :class:`Statement` do not run it: the caller runs it in its unit of
+work (``Unit.execute``), so it commits atomically with the trial change it belongs to.
 """
 
 from __future__ import annotations
@@ -22,45 +22,52 @@ class Lease:
     heartbeat_at: float
 
 
-_UPSERT_LEASE = (
-    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (trial_id) DO UPDATE SET client_id = excluded.client_id, "
-    "heartbeat_at = excluded.heartbeat_at"
-)
-_RENEW_LEASE = (
-    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, '', ?) "
-    "ON CONFLICT (trial_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
-)
 _LEASE_COLUMNS = "trial_id, study_id, client_id, heartbeat_at"
 
 
 class LeaseStore:
-    """One row per running trial that a client holds by id or keeps alive by Heartbeat.
-
-    A running trial without a row is timed from its start; rows go when the trial finishes.
-    """
+    """One row per running trial (the unit of work that starts a trial inserts it, the one
+    that finishes it deletes it): who holds it, and when it last said so."""
 
     def __init__(self, sql: RawSql) -> None:
         self._sql = sql
 
-    def grant(self, study_id: int, trial_id: int, client_id: str) -> None:
-        """Record that ``client_id`` holds ``trial_id`` as of now (replacing an older holder)."""
+    @staticmethod
+    def grant_statement(study_id: int, trial_id: int, client_id: str) -> Statement:
+        """``client_id`` holds ``trial_id`` as of now (replacing an older holder)."""
+        return Statement(
+            "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (trial_id) DO UPDATE SET "
+            "client_id = excluded.client_id, heartbeat_at = excluded.heartbeat_at",
+            (trial_id, study_id, client_id, time.time()),
+        )
+
+    @staticmethod
+    def renew_statement(trial_id: int) -> Statement:
+        """The lease runs from now; the trial must be running (a guard)."""
+        return Statement(
+            "UPDATE hpo_leases SET heartbeat_at = ? WHERE trial_id = ?",
+            (time.time(), trial_id),
+            guard=True,
+        )
+
+    def renew(self, trial_id: int) -> bool:
+        """Heartbeat: the lease runs from now. False when the trial has no lease (it is not
+        running any more)."""
         with self._sql.write() as cursor:
             cursor.execute(
-                self._sql.sql(_UPSERT_LEASE), (trial_id, study_id, client_id, time.time())
+                self._sql.sql("UPDATE hpo_leases SET heartbeat_at = ? WHERE trial_id = ?"),
+                (time.time(), trial_id),
             )
+            return bool(cursor.rowcount == 1)
 
-    def renew(self, study_id: int, trial_id: int) -> None:
-        """Heartbeat: the lease runs from now (a row is created if the trial had none)."""
-        with self._sql.write() as cursor:
-            cursor.execute(self._sql.sql(_RENEW_LEASE), (trial_id, study_id, time.time()))
-
-    def held_by(self, study_id: int, client_id: str) -> list[int]:
-        """Trial ids leased to ``client_id`` in the study (normally zero or one)."""
-        query = "SELECT trial_id FROM hpo_leases WHERE study_id = ? AND client_id = ?"
-        with self._sql.read() as cursor:
-            cursor.execute(self._sql.sql(query), (study_id, client_id))
-            return [row[0] for row in cursor.fetchall()]
+    @staticmethod
+    def held_by_query(study_id: int, client_id: str) -> tuple[str, tuple[int, str]]:
+        """The query (for a unit of work) of trial ids leased to ``client_id``."""
+        return (
+            "SELECT trial_id FROM hpo_leases WHERE study_id = ? AND client_id = ?",
+            (study_id, client_id),
+        )
 
     def get(self, trial_id: int) -> Lease | None:
         query = f"SELECT {_LEASE_COLUMNS} FROM hpo_leases WHERE trial_id = ?"
@@ -75,17 +82,16 @@ class LeaseStore:
             cursor.execute(self._sql.sql(query), (study_id,))
             return {row[0]: Lease(*row) for row in cursor.fetchall()}
 
+    def oldest_by_study(self) -> dict[int, float]:
+        """For each study with running trials, its oldest heartbeat (the reaper's index)."""
+        query = "SELECT study_id, MIN(heartbeat_at) FROM hpo_leases GROUP BY study_id"
+        with self._sql.read() as cursor:
+            cursor.execute(query)
+            return {int(study_id): float(at) for study_id, at in cursor.fetchall()}
+
     @staticmethod
     def release_statement(trial_id: int) -> Statement:
         return Statement("DELETE FROM hpo_leases WHERE trial_id = ?", (trial_id,))
-
-    def release(self, trial_id: int) -> None:
-        with self._sql.write() as cursor:
-            self._sql.execute_all(cursor, [self.release_statement(trial_id)])
-
-    def delete_study(self, study_id: int) -> None:
-        with self._sql.write() as cursor:
-            cursor.execute(self._sql.sql("DELETE FROM hpo_leases WHERE study_id = ?"), (study_id,))
 
 
 @dataclass(frozen=True)
@@ -116,19 +122,14 @@ class RequestLedger:
             (study_id, request_id, method, digest, time.time()),
         )
 
-    def delete_study(self, study_id: int) -> None:
-        with self._sql.write() as cursor:
-            cursor.execute(
-                self._sql.sql("DELETE FROM hpo_requests WHERE study_id = ?"), (study_id,)
-            )
 
 
 class TrialBudget:
-    """A study's trial budget as a counter of issued trials, changed only inside the journal
-    transaction that creates or fails a trial, so replicas can never hand out one too many.
+    """A study's trial budget as a counter of issued trials, changed only inside the unit of
+    work that starts or fails a trial, so replicas can never hand out one too many.
 
-    A trial holds a unit from its creation (by Ask or EnqueueTrial) until it fails; a failed
-    trial that is re-queued passes its unit to the retry.
+    A trial holds a unit of the budget from the Ask that starts it (a new trial, or an
+    enqueued or retried one taken from the queue) until it fails.
     """
 
     def __init__(self, sql: RawSql) -> None:
@@ -137,13 +138,15 @@ class TrialBudget:
     def ensure(self, study_id: int, issued: int) -> None:
         """Start counting for a study (a no-op when it is counted already)."""
         with self._sql.write() as cursor:
-            cursor.execute(
-                self._sql.sql(
-                    "INSERT INTO hpo_budgets (study_id, issued) VALUES (?, ?) "
-                    "ON CONFLICT (study_id) DO NOTHING"
-                ),
-                (study_id, issued),
-            )
+            self._sql.execute_all(cursor, [self.ensure_statement(study_id, issued)])
+
+    @staticmethod
+    def ensure_statement(study_id: int, issued: int) -> Statement:
+        return Statement(
+            "INSERT INTO hpo_budgets (study_id, issued) VALUES (?, ?) "
+            "ON CONFLICT (study_id) DO NOTHING",
+            (study_id, issued),
+        )
 
     @staticmethod
     def take_statement(study_id: int, budget: int) -> Statement:
@@ -155,19 +158,9 @@ class TrialBudget:
         )
 
     @staticmethod
-    def add_statement(study_id: int) -> Statement:
-        """Issue one unit whatever the count (an explicitly enqueued trial)."""
-        return Statement(
-            "UPDATE hpo_budgets SET issued = issued + 1 WHERE study_id = ?", (study_id,)
-        )
-
-    @staticmethod
     def give_back_statement(study_id: int) -> Statement:
         return Statement(
             "UPDATE hpo_budgets SET issued = issued - 1 WHERE study_id = ? AND issued > 0",
             (study_id,),
         )
 
-    def delete_study(self, study_id: int) -> None:
-        with self._sql.write() as cursor:
-            cursor.execute(self._sql.sql("DELETE FROM hpo_budgets WHERE study_id = ?"), (study_id,))

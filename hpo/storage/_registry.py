@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from hpo._metrics import observe_database_retry
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import RawSql
 
@@ -64,6 +65,7 @@ class RegistryStore:
                     cursor.execute(insert, self._values(created))
                 return created
             except DuplicateKeyError:
+                observe_database_retry("register_model_version")
                 continue  # another registration took this number (or this request id)
         raise DuplicateKeyError(f"could not number a version of {row.name!r}")
 
@@ -90,6 +92,10 @@ class RegistryStore:
     def get(self, name: str, version: int) -> VersionRow | None:
         rows = self._select("WHERE name = ? AND version = ?", (name, version))
         return rows[0] if rows else None
+
+    def with_digest(self, digest: str) -> list[VersionRow]:
+        """The versions whose artifact has this digest."""
+        return self._select("WHERE digest = ?", (digest,))
 
     def owner(self, name: str) -> str | None:
         """The model's owner (that of its first version); None for an unknown model."""

@@ -36,6 +36,7 @@ class RawSql:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
         self.postgresql = is_postgresql(engine)
         self._qmark = engine.dialect.paramstyle == "qmark"
 
@@ -56,11 +57,11 @@ class RawSql:
                 conn.close()
 
     @contextlib.contextmanager
-    def write(self, lock_key: int | None = None) -> Iterator[Any]:
+    def write(self, lock: tuple[int, int] | None = None) -> Iterator[Any]:
         """A cursor in one write transaction, committed on success.
 
         SQLite takes the database's write lock up front (``BEGIN IMMEDIATE``); PostgreSQL
-        takes the transaction-scoped advisory lock ``lock_key`` when one is given.
+        takes the transaction-scoped advisory lock ``lock`` (two 32-bit keys) when given.
         """
         with translate_db_errors():
             conn = self._engine.raw_connection()
@@ -68,8 +69,8 @@ class RawSql:
                 cursor = conn.cursor()
                 if not self.postgresql:
                     cursor.execute("BEGIN IMMEDIATE")
-                elif lock_key is not None:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+                elif lock is not None:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
                 try:
                     yield cursor
                 except BaseException:

@@ -1,6 +1,6 @@
-"""hpo's tables. The journal holds Optuna's operation log; the others hold what Optuna has
-no place for (leases, request ids). Changing a table here needs a migration in
-``migrations/versions``."""
+"""hpo's tables. Studies and their per-study logs hold what Optuna's storage interface
+holds; the others hold what Optuna has no place for (leases, request ids, lineage, models).
+Changing a table here needs a migration in ``migrations/versions``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,39 @@ metadata = sa.MetaData()
 # SQLite only aliases the rowid for INTEGER PRIMARY KEY, not BIGINT.
 _BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-journal = sa.Table(
-    "hpo_journal",
+studies = sa.Table(
+    "hpo_studies",
     metadata,
-    # Dense 0, 1, 2, ...: Optuna's JournalStorage reads "logs from number n on".
-    sa.Column("seq", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("study_id", _BigInt, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(512), nullable=False),
+    # JSON: direction names; the study's attributes; trials by state (for listing studies
+    # without loading them).
+    sa.Column("directions", sa.Text, nullable=False),
+    sa.Column("user_attrs", sa.Text, nullable=False),
+    sa.Column("system_attrs", sa.Text, nullable=False),
+    sa.Column("trial_counts", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("name", name="uq_hpo_studies_name"),
+    # Ids are never reused: a deleted study's id stays dead (its log keeps a tombstone).
+    sqlite_autoincrement=True,
+)
+
+study_log = sa.Table(
+    "hpo_study_log",
+    metadata,
+    # Dense 0, 1, 2, ... per study: one row per unit of work, a JSON list of operations.
+    sa.Column("study_id", _BigInt, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("payload", sa.Text, nullable=False),
+)
+
+study_snapshots = sa.Table(
+    "hpo_study_snapshots",
+    metadata,
+    sa.Column("study_id", _BigInt, primary_key=True, autoincrement=False),
+    # The snapshot is exactly the study's log rows 0..seq applied (zlib-compressed JSON).
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
 )
 
 leases = sa.Table(

@@ -26,7 +26,7 @@ from hpo.v1 import study_pb2 as hpo_dot_v1_dot_study__pb2
 from hpo.v1 import tracking_pb2 as hpo_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hpo/v1/coordinator.proto\x12\x06hpo.v1\x1a\x12hpo/v1/study.proto\x1a\x15hpo/v1/tracking.proto\"\x9e\x02\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\ndirections\x18\x02 \x03(\x0e\x32\x11.hpo.v1.Direction\x12&\n\x07sampler\x18\x03 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12%\n\x06pruner\x18\x04 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12)\n\x0csearch_space\x18\x05 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12\x14\n\x0ctrial_budget\x18\x06 \x01(\x03\x12\x14\n\x0cretry_budget\x18\x07 \x01(\x03\x12\x15\n\rlease_seconds\x18\x08 \x01(\x01\x12\x16\n\x0eload_if_exists\x18\t \x01(\x08\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"5\n\x13ListStudiesResponse\x12\x1e\n\x07studies\x18\x01 \x03(\x0b\x32\r.hpo.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"{\n\nAskRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x0csearch_space\x18\x03 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12 \n\x07lineage\x18\x04 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"\\\n\x0b\x41skResponse\x12\x1c\n\x05trial\x18\x01 \x01(\x0b\x32\r.hpo.v1.Trial\x12\x14\n\x0c\x62udget_spent\x18\x02 \x01(\x08\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\x01\"o\n\x0eSuggestRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12*\n\x0c\x64istribution\x18\x04 \x01(\x0b\x32\x14.hpo.v1.Distribution\"4\n\x0fSuggestResponse\x12!\n\x05value\x18\x01 \x01(\x0b\x32\x12.hpo.v1.ParamValue\"e\n\rReportRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"&\n\x0eReportResponse\x12\x14\n\x0cshould_prune\x18\x01 \x01(\x08\"\x8e\x01\n\x0bTellRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.hpo.v1.TrialState\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\"7\n\x10HeartbeatRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\"*\n\x11HeartbeatResponse\x12\x15\n\rlease_seconds\x18\x01 \x01(\x01\"_\n\x17SetTrialUserAttrRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\"\x1a\n\x18SetTrialUserAttrResponse\"6\n\x0fGetTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\"m\n\x11ListTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\"\n\x06states\x18\x02 \x03(\x0e\x32\x12.hpo.v1.TrialState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"L\n\x12ListTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x14GetBestTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\"6\n\x15GetBestTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\"\x92\x02\n\x13\x45nqueueTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\'.hpo.v1.EnqueueTrialRequest.ParamsEntry\x12>\n\nuser_attrs\x18\x03 \x03(\x0b\x32*.hpo.v1.EnqueueTrialRequest.UserAttrsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.hpo.v1.ParamValue:\x02\x38\x01\x1a\x30\n\x0eUserAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xf8\x06\n\x0b\x43oordinator\x12\x38\n\x0b\x43reateStudy\x12\x1a.hpo.v1.CreateStudyRequest\x1a\r.hpo.v1.Study\x12\x32\n\x08GetStudy\x12\x17.hpo.v1.GetStudyRequest\x1a\r.hpo.v1.Study\x12\x46\n\x0bListStudies\x12\x1a.hpo.v1.ListStudiesRequest\x1a\x1b.hpo.v1.ListStudiesResponse\x12\x46\n\x0b\x44\x65leteStudy\x12\x1a.hpo.v1.DeleteStudyRequest\x1a\x1b.hpo.v1.DeleteStudyResponse\x12.\n\x03\x41sk\x12\x12.hpo.v1.AskRequest\x1a\x13.hpo.v1.AskResponse\x12:\n\x07Suggest\x12\x16.hpo.v1.SuggestRequest\x1a\x17.hpo.v1.SuggestResponse\x12\x37\n\x06Report\x12\x15.hpo.v1.ReportRequest\x1a\x16.hpo.v1.ReportResponse\x12*\n\x04Tell\x12\x13.hpo.v1.TellRequest\x1a\r.hpo.v1.Trial\x12@\n\tHeartbeat\x12\x18.hpo.v1.HeartbeatRequest\x1a\x19.hpo.v1.HeartbeatResponse\x12U\n\x10SetTrialUserAttr\x12\x1f.hpo.v1.SetTrialUserAttrRequest\x1a .hpo.v1.SetTrialUserAttrResponse\x12\x32\n\x08GetTrial\x12\x17.hpo.v1.GetTrialRequest\x1a\r.hpo.v1.Trial\x12\x43\n\nListTrials\x12\x19.hpo.v1.ListTrialsRequest\x1a\x1a.hpo.v1.ListTrialsResponse\x12L\n\rGetBestTrials\x12\x1c.hpo.v1.GetBestTrialsRequest\x1a\x1d.hpo.v1.GetBestTrialsResponse\x12:\n\x0c\x45nqueueTrial\x12\x1b.hpo.v1.EnqueueTrialRequest\x1a\r.hpo.v1.Trialb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hpo/v1/coordinator.proto\x12\x06hpo.v1\x1a\x12hpo/v1/study.proto\x1a\x15hpo/v1/tracking.proto\"\x9e\x02\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\ndirections\x18\x02 \x03(\x0e\x32\x11.hpo.v1.Direction\x12&\n\x07sampler\x18\x03 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12%\n\x06pruner\x18\x04 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12)\n\x0csearch_space\x18\x05 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12\x14\n\x0ctrial_budget\x18\x06 \x01(\x03\x12\x14\n\x0cretry_budget\x18\x07 \x01(\x03\x12\x15\n\rlease_seconds\x18\x08 \x01(\x01\x12\x16\n\x0eload_if_exists\x18\t \x01(\x08\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"5\n\x13ListStudiesResponse\x12\x1e\n\x07studies\x18\x01 \x03(\x0b\x32\r.hpo.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"{\n\nAskRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x0csearch_space\x18\x03 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12 \n\x07lineage\x18\x04 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"\\\n\x0b\x41skResponse\x12\x1c\n\x05trial\x18\x01 \x01(\x0b\x32\r.hpo.v1.Trial\x12\x14\n\x0c\x62udget_spent\x18\x02 \x01(\x08\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\x01\"\x81\x01\n\x0eSuggestRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12*\n\x0c\x64istribution\x18\x04 \x01(\x0b\x32\x14.hpo.v1.Distribution\x12\x10\n\x08study_id\x18\x05 \x01(\x03\"4\n\x0fSuggestResponse\x12!\n\x05value\x18\x01 \x01(\x0b\x32\x12.hpo.v1.ParamValue\"w\n\rReportRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x10\n\x08study_id\x18\x06 \x01(\x03\"&\n\x0eReportResponse\x12\x14\n\x0cshould_prune\x18\x01 \x01(\x08\"\xa0\x01\n\x0bTellRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.hpo.v1.TrialState\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\x12\x10\n\x08study_id\x18\x07 \x01(\x03\"I\n\x10HeartbeatRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x10\n\x08study_id\x18\x03 \x01(\x03\"*\n\x11HeartbeatResponse\x12\x15\n\rlease_seconds\x18\x01 \x01(\x01\"q\n\x17SetTrialUserAttrRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x10\n\x08study_id\x18\x05 \x01(\x03\"\x1a\n\x18SetTrialUserAttrResponse\"6\n\x0fGetTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\"m\n\x11ListTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\"\n\x06states\x18\x02 \x03(\x0e\x32\x12.hpo.v1.TrialState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"L\n\x12ListTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x14GetBestTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\"6\n\x15GetBestTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\"\x92\x02\n\x13\x45nqueueTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\'.hpo.v1.EnqueueTrialRequest.ParamsEntry\x12>\n\nuser_attrs\x18\x03 \x03(\x0b\x32*.hpo.v1.EnqueueTrialRequest.UserAttrsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.hpo.v1.ParamValue:\x02\x38\x01\x1a\x30\n\x0eUserAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xf8\x06\n\x0b\x43oordinator\x12\x38\n\x0b\x43reateStudy\x12\x1a.hpo.v1.CreateStudyRequest\x1a\r.hpo.v1.Study\x12\x32\n\x08GetStudy\x12\x17.hpo.v1.GetStudyRequest\x1a\r.hpo.v1.Study\x12\x46\n\x0bListStudies\x12\x1a.hpo.v1.ListStudiesRequest\x1a\x1b.hpo.v1.ListStudiesResponse\x12\x46\n\x0b\x44\x65leteStudy\x12\x1a.hpo.v1.DeleteStudyRequest\x1a\x1b.hpo.v1.DeleteStudyResponse\x12.\n\x03\x41sk\x12\x12.hpo.v1.AskRequest\x1a\x13.hpo.v1.AskResponse\x12:\n\x07Suggest\x12\x16.hpo.v1.SuggestRequest\x1a\x17.hpo.v1.SuggestResponse\x12\x37\n\x06Report\x12\x15.hpo.v1.ReportRequest\x1a\x16.hpo.v1.ReportResponse\x12*\n\x04Tell\x12\x13.hpo.v1.TellRequest\x1a\r.hpo.v1.Trial\x12@\n\tHeartbeat\x12\x18.hpo.v1.HeartbeatRequest\x1a\x19.hpo.v1.HeartbeatResponse\x12U\n\x10SetTrialUserAttr\x12\x1f.hpo.v1.SetTrialUserAttrRequest\x1a .hpo.v1.SetTrialUserAttrResponse\x12\x32\n\x08GetTrial\x12\x17.hpo.v1.GetTrialRequest\x1a\r.hpo.v1.Trial\x12\x43\n\nListTrials\x12\x19.hpo.v1.ListTrialsRequest\x1a\x1a.hpo.v1.ListTrialsResponse\x12L\n\rGetBestTrials\x12\x1c.hpo.v1.GetBestTrialsRequest\x1a\x1d.hpo.v1.GetBestTrialsResponse\x12:\n\x0c\x45nqueueTrial\x12\x1b.hpo.v1.EnqueueTrialRequest\x1a\r.hpo.v1.Trialb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,40 +53,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKREQUEST']._serialized_end=660
   _globals['_ASKRESPONSE']._serialized_start=662
   _globals['_ASKRESPONSE']._serialized_end=754
-  _globals['_SUGGESTREQUEST']._serialized_start=756
-  _globals['_SUGGESTREQUEST']._serialized_end=867
-  _globals['_SUGGESTRESPONSE']._serialized_start=869
-  _globals['_SUGGESTRESPONSE']._serialized_end=921
-  _globals['_REPORTREQUEST']._serialized_start=923
-  _globals['_REPORTREQUEST']._serialized_end=1024
-  _globals['_REPORTRESPONSE']._serialized_start=1026
-  _globals['_REPORTRESPONSE']._serialized_end=1064
-  _globals['_TELLREQUEST']._serialized_start=1067
-  _globals['_TELLREQUEST']._serialized_end=1209
-  _globals['_HEARTBEATREQUEST']._serialized_start=1211
-  _globals['_HEARTBEATREQUEST']._serialized_end=1266
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1268
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1310
-  _globals['_SETTRIALUSERATTRREQUEST']._serialized_start=1312
-  _globals['_SETTRIALUSERATTRREQUEST']._serialized_end=1407
-  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_start=1409
-  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_end=1435
-  _globals['_GETTRIALREQUEST']._serialized_start=1437
-  _globals['_GETTRIALREQUEST']._serialized_end=1491
-  _globals['_LISTTRIALSREQUEST']._serialized_start=1493
-  _globals['_LISTTRIALSREQUEST']._serialized_end=1602
-  _globals['_LISTTRIALSRESPONSE']._serialized_start=1604
-  _globals['_LISTTRIALSRESPONSE']._serialized_end=1680
-  _globals['_GETBESTTRIALSREQUEST']._serialized_start=1682
-  _globals['_GETBESTTRIALSREQUEST']._serialized_end=1719
-  _globals['_GETBESTTRIALSRESPONSE']._serialized_start=1721
-  _globals['_GETBESTTRIALSRESPONSE']._serialized_end=1775
-  _globals['_ENQUEUETRIALREQUEST']._serialized_start=1778
-  _globals['_ENQUEUETRIALREQUEST']._serialized_end=2052
-  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_start=1937
-  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_end=2002
-  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_start=2004
-  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_end=2052
-  _globals['_COORDINATOR']._serialized_start=2055
-  _globals['_COORDINATOR']._serialized_end=2943
+  _globals['_SUGGESTREQUEST']._serialized_start=757
+  _globals['_SUGGESTREQUEST']._serialized_end=886
+  _globals['_SUGGESTRESPONSE']._serialized_start=888
+  _globals['_SUGGESTRESPONSE']._serialized_end=940
+  _globals['_REPORTREQUEST']._serialized_start=942
+  _globals['_REPORTREQUEST']._serialized_end=1061
+  _globals['_REPORTRESPONSE']._serialized_start=1063
+  _globals['_REPORTRESPONSE']._serialized_end=1101
+  _globals['_TELLREQUEST']._serialized_start=1104
+  _globals['_TELLREQUEST']._serialized_end=1264
+  _globals['_HEARTBEATREQUEST']._serialized_start=1266
+  _globals['_HEARTBEATREQUEST']._serialized_end=1339
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1341
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1383
+  _globals['_SETTRIALUSERATTRREQUEST']._serialized_start=1385
+  _globals['_SETTRIALUSERATTRREQUEST']._serialized_end=1498
+  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_start=1500
+  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_end=1526
+  _globals['_GETTRIALREQUEST']._serialized_start=1528
+  _globals['_GETTRIALREQUEST']._serialized_end=1582
+  _globals['_LISTTRIALSREQUEST']._serialized_start=1584
+  _globals['_LISTTRIALSREQUEST']._serialized_end=1693
+  _globals['_LISTTRIALSRESPONSE']._serialized_start=1695
+  _globals['_LISTTRIALSRESPONSE']._serialized_end=1771
+  _globals['_GETBESTTRIALSREQUEST']._serialized_start=1773
+  _globals['_GETBESTTRIALSREQUEST']._serialized_end=1810
+  _globals['_GETBESTTRIALSRESPONSE']._serialized_start=1812
+  _globals['_GETBESTTRIALSRESPONSE']._serialized_end=1866
+  _globals['_ENQUEUETRIALREQUEST']._serialized_start=1869
+  _globals['_ENQUEUETRIALREQUEST']._serialized_end=2143
+  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_start=2028
+  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_end=2093
+  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_start=2095
+  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_end=2143
+  _globals['_COORDINATOR']._serialized_start=2146
+  _globals['_COORDINATOR']._serialized_end=3034
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,398 @@
+"""Studies in SQL, loaded on demand: each study's own log, snapshots, and units of work.
+
+Cost follows the work: a process loads a study when a call names it (from the study's
+latest snapshot and the log rows after it), catches up with one indexed query per call, and
+lets it go when idle. Nothing here is shared by all studies: a unit of work locks one study
+(PostgreSQL: an advisory lock on the study id; SQLite serializes writers anyway), so writes
+to different studies never wait for each other on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+from hpo._metrics import observe_journal_append
+from hpo.storage._sql import RawSql, Statement
+from hpo.storage._trial_log import (
+    DELETED_OP,
+    MAX_TRIALS_PER_STUDY,
+    Draft,
+    Op,
+    StudyModel,
+    directions_from_json,
+    directions_to_json,
+    encode_ops,
+    json_dict,
+    state_op,
+    trial_id_of,
+)
+
+_logger = logging.getLogger(__name__)
+
+# First key of the PostgreSQL advisory locks that serialize one study's units of work.
+STUDY_LOCK_KEY = 0x68706F53  # "hpoS"
+#: A study whose log has grown this many rows past its snapshot gets a new snapshot.
+SNAPSHOT_EVERY = 2_000
+
+_STUDY_COLUMNS = "study_id, name, directions, user_attrs, system_attrs, trial_counts"
+_TAIL = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq > ? ORDER BY seq"
+_APPEND = "INSERT INTO hpo_study_log (study_id, seq, payload) VALUES (?, ?, ?)"
+_COUNTS = "UPDATE hpo_studies SET trial_counts = ? WHERE study_id = ?"
+_LEASE_START = (
+    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, '', ?) "
+    "ON CONFLICT (trial_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+)
+_LEASE_END = "DELETE FROM hpo_leases WHERE trial_id = ?"
+# Every table with rows of one study (the model registry keeps its versions: it names the
+# study and trial, and a deleted study's model stays loadable).
+_STUDY_TABLES = (
+    "hpo_study_log",
+    "hpo_study_snapshots",
+    "hpo_studies",
+    "hpo_leases",
+    "hpo_requests",
+    "hpo_budgets",
+    "hpo_lineage",
+    "hpo_data",
+    "hpo_metrics",
+    "hpo_artifacts",
+)
+
+
+class StudyGoneError(KeyError):
+    """The study does not exist (any more)."""
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """What the ``hpo_studies`` table knows of a study without loading its trials."""
+
+    study_id: int
+    name: str
+    directions: list[StudyDirection]
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    trial_counts: dict[str, int]
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> StudyRow:
+        study_id, name, directions, user_attrs, system_attrs, counts = row
+        return cls(
+            int(study_id),
+            name,
+            directions_from_json(directions),
+            dict(json_dict(user_attrs)),
+            dict(json_dict(system_attrs)),
+            dict(json_dict(counts)),
+        )
+
+
+class Unit:
+    """One unit of work on one study: one database transaction, holding the study's lock.
+
+    Everything done through it commits together when the ``with`` block that opened it
+    (:meth:`StudyLog.transaction`) ends, or not at all: the trial changes (kept as a
+    :class:`Draft` and written as one log row), the lease rows that follow a trial's state,
+    and every :class:`Statement` run with :meth:`execute` (budgets, request ids, ...).
+    Nothing waits for a later write to carry it: a statement runs when it is given.
+    """
+
+    def __init__(self, log: StudyLog, model: StudyModel, cursor: Any) -> None:
+        self.study_id = model.study_id
+        self.draft = Draft(model)
+        self._log = log
+        self._cursor = cursor
+        self.now = time.time()
+
+    # -- SQL in this transaction ------------------------------------------------------------
+
+    def execute(self, statement: Statement) -> None:
+        """Run ``statement`` now, inside this unit (a failed guard aborts the unit)."""
+        self._log.sql.execute_all(self._cursor, [statement])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read inside this unit (it sees the unit's own writes)."""
+        self._cursor.execute(self._log.sql.sql(sql), tuple(params))
+        return list(self._cursor.fetchall())
+
+    # -- trial changes ----------------------------------------------------------------------
+
+    def record(self, op: Op) -> None:
+        self.draft.record(op)
+
+    def add_trial(self, op: Op) -> int:
+        """Create a trial from a full ``trial`` operation; its number is the next one."""
+        number = self.draft.n_trials
+        if number >= MAX_TRIALS_PER_STUDY:
+            raise OverflowError(f"study {self.study_id} has {number} trials, the most allowed")
+        self.record({**op, "n": number})
+        if op["s"] == TrialState.RUNNING.value:
+            self._lease_start(number)
+        return number
+
+    def set_state(self, number: int, state: TrialState, values: Sequence[float] | None) -> None:
+        """Change a trial's state; a running trial gets a lease row, a finished one loses it."""
+        self.record(state_op(number, state, values, self.now))
+        if state == TrialState.RUNNING:
+            self._lease_start(number)
+        elif state.is_finished():
+            self.execute(Statement(_LEASE_END, (trial_id_of(self.study_id, number),)))
+
+    def _lease_start(self, number: int) -> None:
+        trial_id = trial_id_of(self.study_id, number)
+        self.execute(Statement(_LEASE_START, (trial_id, self.study_id, self.now)))
+
+
+class StudyLog:
+    """All studies of one database, loading each on demand and keeping it while in use.
+
+    Thread-safe. Readers get a model caught up with the database (:meth:`current`); writers
+    open a :class:`Unit` (:meth:`transaction`). Idle models are dropped by :meth:`evict_idle`.
+    """
+
+    def __init__(self, sql: RawSql, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        self.sql = sql
+        self._snapshot_every = snapshot_every
+        self._models: dict[int, StudyModel] = {}
+        self._used: dict[int, float] = {}
+        self._snapshotted: dict[int, int] = {}
+        self._model_locks: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._snapshots_running: set[int] = set()
+        #: Units of work this process committed with trial changes (for tests and metrics).
+        self.units_committed = 0
+
+    # -- the studies table ------------------------------------------------------------------
+
+    def find(self, name: str) -> StudyRow | None:
+        with self.sql.read() as cursor:
+            cursor.execute(
+                self.sql.sql(f"SELECT {_STUDY_COLUMNS} FROM hpo_studies WHERE name = ?"), (name,)
+            )
+            row = cursor.fetchone()
+        return StudyRow.from_db(row) if row else None
+
+    def row(self, study_id: int) -> StudyRow | None:
+        with self.sql.read() as cursor:
+            cursor.execute(
+                self.sql.sql(f"SELECT {_STUDY_COLUMNS} FROM hpo_studies WHERE study_id = ?"),
+                (study_id,),
+            )
+            row = cursor.fetchone()
+        return StudyRow.from_db(row) if row else None
+
+    def rows(self) -> list[StudyRow]:
+        """Every study, by id, without loading any."""
+        with self.sql.read() as cursor:
+            cursor.execute(f"SELECT {_STUDY_COLUMNS} FROM hpo_studies ORDER BY study_id")
+            return [StudyRow.from_db(row) for row in cursor.fetchall()]
+
+    def create(
+        self,
+        name: str,
+        directions: Sequence[StudyDirection],
+        system_attrs: dict[str, Any] | None = None,
+        statements: Callable[[int], Sequence[Statement]] | None = None,
+    ) -> int:
+        """Create a study, and run ``statements(study_id)`` in the same transaction; its id.
+        :class:`DuplicateKeyError` when the name is taken."""
+        with self.sql.write() as cursor:
+            cursor.execute(
+                self.sql.sql(
+                    "INSERT INTO hpo_studies (name, directions, user_attrs, system_attrs, "
+                    "trial_counts, created_at) VALUES (?, ?, '{}', ?, '{}', ?)"
+                ),
+                (name, directions_to_json(directions), json.dumps(system_attrs or {}), time.time()),
+            )
+            cursor.execute(self.sql.sql("SELECT study_id FROM hpo_studies WHERE name = ?"), (name,))
+            (study_id,) = cursor.fetchone()
+            if statements is not None:
+                self.sql.execute_all(cursor, statements(int(study_id)))
+        return int(study_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def current(self, study_id: int) -> StudyModel:
+        """The study as of now: loaded if needed, then caught up with its log (one query).
+        :class:`StudyGoneError` when it does not exist."""
+        model = self._model(study_id)
+        with self.sql.read() as cursor:
+            cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
+            rows = cursor.fetchall()
+        if rows:
+            with self._model_lock(study_id):
+                model.apply_rows(rows)
+        return self._alive(model)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, study_id: int) -> Iterator[Unit]:
+        """A :class:`Unit` on the study, committed when the block ends without an exception.
+
+        The study is locked for the whole block (other units on it wait; other studies do
+        not), and the unit sees every change committed before it."""
+        model = self._model(study_id)
+        with self.sql.write(lock=(STUDY_LOCK_KEY, study_id % 2**31)) as cursor:
+            cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
+            rows = cursor.fetchall()
+            with self._model_lock(study_id):
+                model.apply_rows(rows)
+            self._alive(model)
+            unit = Unit(self, model, cursor)
+            yield unit
+            appending = time.perf_counter()
+            seq = model.seq + 1
+            if unit.draft.ops:
+                cursor.execute(self.sql.sql(_APPEND), (study_id, seq, encode_ops(unit.draft.ops)))
+                counts = unit.draft.counts()
+                if counts != model.counts:
+                    cursor.execute(self.sql.sql(_COUNTS), (json.dumps(counts), study_id))
+        if unit.draft.ops:
+            observe_journal_append(time.perf_counter() - appending)
+            with self._model_lock(study_id):
+                self.units_committed += 1
+                if model.seq < seq:
+                    unit.draft.install(seq)
+            self._maybe_snapshot(model)
+
+    def delete(self, study_id: int) -> None:
+        """Delete the study, its log and every row that refers to it, in one transaction.
+        Other processes that hold the study learn of it from the tombstone row left in its
+        log (the study's id is never reused)."""
+        with self.transaction(study_id) as unit:
+            for table in _STUDY_TABLES:
+                unit.execute(Statement(f"DELETE FROM {table} WHERE study_id = ?", (study_id,)))
+            unit.record(DELETED_OP)
+        self.forget(study_id)
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def loaded(self) -> list[int]:
+        with self._lock:
+            return list(self._models)
+
+    def forget(self, study_id: int) -> None:
+        with self._lock:
+            self._models.pop(study_id, None)
+            self._used.pop(study_id, None)
+            self._snapshotted.pop(study_id, None)
+
+    def evict_idle(self, idle_seconds: float) -> list[int]:
+        """Drop studies no call used for ``idle_seconds``; their ids."""
+        cutoff = time.monotonic() - idle_seconds
+        with self._lock:
+            idle = [sid for sid, used in self._used.items() if used < cutoff]
+        for study_id in idle:
+            self.forget(study_id)
+        return idle
+
+    def _model(self, study_id: int) -> StudyModel:
+        with self._lock:
+            model = self._models.get(study_id)
+            self._used[study_id] = time.monotonic()
+        if model is not None:
+            return model
+        with self._model_lock(study_id):
+            with self._lock:
+                model = self._models.get(study_id)
+            if model is None:
+                model = self._load(study_id)
+                with self._lock:
+                    self._models[study_id] = model
+        return model
+
+    def _load(self, study_id: int) -> StudyModel:
+        row = self.row(study_id)
+        if row is None:
+            raise StudyGoneError(study_id)
+        model = StudyModel(study_id, row.name, row.directions, row.user_attrs, row.system_attrs)
+        with self.sql.read() as cursor:
+            cursor.execute(
+                self.sql.sql("SELECT payload FROM hpo_study_snapshots WHERE study_id = ?"),
+                (study_id,),
+            )
+            snapshot = cursor.fetchone()
+            if snapshot is not None:
+                model.restore(bytes(snapshot[0]))
+            self._snapshotted[study_id] = model.seq
+            cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
+            rows = cursor.fetchall()
+        model.apply_rows(rows)
+        return model
+
+    def _alive(self, model: StudyModel) -> StudyModel:
+        if model.deleted:
+            self.forget(model.study_id)
+            raise StudyGoneError(model.study_id)
+        return model
+
+    def _model_lock(self, study_id: int) -> threading.Lock:
+        with self._lock:
+            lock = self._model_locks.get(study_id)
+            if lock is None:
+                lock = self._model_locks[study_id] = threading.Lock()
+            return lock
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def _maybe_snapshot(self, model: StudyModel) -> None:
+        last = self._snapshotted.get(model.study_id, -1)
+        if model.seq - last < self._snapshot_every:
+            return
+        with self._lock:
+            if model.study_id in self._snapshots_running:
+                return
+            self._snapshots_running.add(model.study_id)
+        # Trials are never changed in place: the list read here is the model at ``seq``.
+        frozen = StudyModel(
+            model.study_id,
+            model.name,
+            model.directions,
+            model.user_attrs,
+            model.system_attrs,
+            model.trials,
+            model.seq,
+            counts=model.counts,
+        )
+        threading.Thread(
+            target=self._write_snapshot, args=(frozen,), name="hpo-snapshot", daemon=True
+        ).start()
+
+    def _write_snapshot(self, model: StudyModel) -> None:
+        try:
+            self.write_snapshot(model)
+        except Exception as e:  # a later commit tries again
+            _logger.warning("snapshot of study %d failed: %s", model.study_id, e)
+        finally:
+            with self._lock:
+                self._snapshots_running.discard(model.study_id)
+
+    def write_snapshot(self, model: StudyModel) -> None:
+        """Store ``model`` (exactly the log up to its ``seq``) as the study's snapshot,
+        unless a newer one is there already."""
+        payload = model.snapshot()
+        with self.sql.write() as cursor:
+            cursor.execute(
+                self.sql.sql(
+                    "INSERT INTO hpo_study_snapshots (study_id, seq, payload) VALUES (?, ?, ?) "
+                    "ON CONFLICT (study_id) DO UPDATE SET seq = excluded.seq, "
+                    "payload = excluded.payload WHERE hpo_study_snapshots.seq < excluded.seq"
+                ),
+                (model.study_id, model.seq, payload),
+            )
+        with self._lock:
+            self._snapshotted[model.study_id] = max(
+                model.seq, self._snapshotted.get(model.study_id, -1)
+            )
+
