@@ -96,7 +96,10 @@ BY_NAME = {
 
 
 def scalar_strategy(field) -> st.SearchStrategy:
-    return BY_FIELD.get(field.full_name) or BY_NAME.get(field.name) or SCALARS[field.type]
+    for table, key in ((BY_FIELD, field.full_name), (BY_NAME, field.name)):
+        if key in table:
+            return table[key]
+    return SCALARS[field.type]
 
 
 def message_strategy(descriptor, depth: int = 0) -> st.SearchStrategy:

@@ -59,7 +59,8 @@ class LeaseExpiry:
         if now - oldest <= lease_seconds:
             return
         runtime = self._runtime(row.name)
-        for lease in self._storage.leases.all_for_study(study_id).values():
+        leases = self._storage.leases.all_for_study(study_id)
+        for lease in sorted(leases.values(), key=lambda lease: lease.trial_id):  # by number
             if now - lease.heartbeat_at > lease_seconds:
                 number = self._expire(runtime, lease.trial_id, now)
                 if number is not None:
