@@ -68,10 +68,10 @@ def write_plot(
             "kind", f"{kind!r} is not one of {', '.join(PLOT_KINDS)}"
         )
     study = _in_memory_study(name, directions, trials)
-    _require_plottable(study, kind, objective)
-    target, target_name = (
-        _target(study, objective, "kind") if kind in _ONE_OBJECTIVE else (None, "")
-    )
+    target, target_name = (None, "")
+    if kind in _ONE_OBJECTIVE:
+        target, target_name = _target(study, objective, "kind", f"{kind}: ")
+    _require_plottable(study, kind)
     with _quiet_optuna():
         figure = _draw(backend, study, kind, target, target_name)
         _save_atomically(figure, suffix, out)
@@ -92,14 +92,16 @@ def _completed(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def _target(
-    study: optuna.Study, objective: int | None, field: str
+    study: optuna.Study, objective: int | None, field: str, context: str = ""
 ) -> tuple[Callable[[FrozenTrial], float] | None, str]:
-    """The value to show: the study's own, or objective ``objective`` of several."""
+    """The value to show: the study's own, or objective ``objective`` of several (which a
+    study with several must name: else an error on ``field``, its message after ``context``)."""
     n = len(study.directions)
     if objective is None:
         if n > 1:
             raise InvalidArgumentError.for_field(
-                field, f"the study has {n} objectives: choose one with objective 0..{n - 1}"
+                field,
+                f"{context}the study has {n} objectives; choose one with objective 0..{n - 1}",
             )
         return None, "Objective Value"
     if not 0 <= objective < n:
@@ -125,7 +127,7 @@ def _require_importance(study: optuna.Study, field: str) -> None:
         )
 
 
-def _require_plottable(study: optuna.Study, kind: str, objective: int | None) -> None:
+def _require_plottable(study: optuna.Study, kind: str) -> None:
     """One clear reason, naming ``kind``, why this study cannot have this plot."""
     completed = _completed(study)
     n_objectives = len(study.directions)
@@ -144,12 +146,6 @@ def _require_plottable(study: optuna.Study, kind: str, objective: int | None) ->
         problem = "the completed trials have no parameters"
     if problem:
         raise InvalidArgumentError.for_field("kind", f"{kind}: {problem}")
-    if kind in _ONE_OBJECTIVE and objective is None and n_objectives > 1:
-        raise InvalidArgumentError.for_field(
-            "kind",
-            f"{kind}: the study has {n_objectives} objectives; choose one with objective "
-            f"0..{n_objectives - 1}",
-        )
     if kind == "importance":
         try:
             _require_importance(study, "kind")
