@@ -36,11 +36,9 @@ X_train, X_val = _scaler.transform(_X_train), _scaler.transform(_X_val)
 CLASSES = np.unique(_y)
 
 
-def objective(trial) -> float:
-    """Validation accuracy of an SGD linear classifier after up to EPOCHS epochs."""
-    trial.log_data(_X, name="digits-features")
-    trial.log_data(_y, name="digits-labels")
-    clf = SGDClassifier(
+def suggest_classifier(trial) -> SGDClassifier:
+    """The search space: an SGD linear classifier's loss, penalty and step sizes."""
+    return SGDClassifier(
         loss=trial.suggest_categorical("loss", ["hinge", "log_loss", "modified_huber"]),
         penalty=trial.suggest_categorical("penalty", ["l2", "l1", "elasticnet"]),
         alpha=trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
@@ -48,6 +46,13 @@ def objective(trial) -> float:
         eta0=trial.suggest_float("eta0", 1e-4, 1.0, log=True),
         random_state=0,
     )
+
+
+def objective(trial) -> float:
+    """Validation accuracy of an SGD linear classifier after up to EPOCHS epochs."""
+    trial.log_data(_X, name="digits-features")
+    trial.log_data(_y, name="digits-labels")
+    clf = suggest_classifier(trial)
     rng = np.random.default_rng(trial.number)
     accuracy = 0.0
     for epoch in range(EPOCHS):

@@ -116,6 +116,14 @@ def test_the_sdk_cli_and_coordinator_work_without_ray_or_scikit_learn(tmp_path, 
     assert swept.returncode == 1
     assert swept.stderr == "error: the worker pool needs Ray: pip install 'hpo[sweep]'\n"
 
+    # importance: the random-forest evaluators need scikit-learn; ped_anova does not
+    ranked = hpo_cli("importance", "plain", env=env, check=False)
+    assert ranked.returncode == 1
+    assert ranked.stderr == (
+        "error: importance by fanova needs scikit-learn: pip install 'hpo[plot]'\n"
+    )
+    assert "x" in hpo_cli("importance", "plain", "--evaluator", "ped_anova", env=env).stdout
+
 
 def test_install_hints_keep_their_extras(tmp_path, hpo_cli) -> None:
     """rich markup used to print pip install 'hpo[mlflow]' as pip install 'hpo'."""
@@ -134,6 +142,17 @@ def test_install_hints_keep_their_extras(tmp_path, hpo_cli) -> None:
         "error: optuna-dashboard is not installed: pip install 'hpo[dashboard]'\n"
     )
     assert "pip install 'hpo[mlflow]'" in hpo_cli("export", "mlflow", "--help").stdout
+    for output in ("p.html", "p.png"):
+        plotted = hpo_cli(
+            "plot", "s", "--kind", "history", "-o", output, env=without(tmp_path, "plotly", "matplotlib"),
+            check=False,
+        )  # fmt: skip
+        assert plotted.returncode == 1
+        assert plotted.stderr == (
+            "error: plots need plotly and matplotlib: pip install 'hpo[plot]'\n"
+        )
+        assert not (tmp_path / output).exists()
+    assert "pip install 'hpo[plot]'" in hpo_cli("plot", "--help").stdout
 
 
 def test_ray_and_scikit_learn_are_an_extra_that_dev_includes() -> None:

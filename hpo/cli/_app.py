@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from hpo.cli import _dashboard as dashboard
+from hpo.cli import _insight_commands as insight
 from hpo.cli import _lineage_commands as lineage
 from hpo.cli import _server_commands as serving
 from hpo.cli import _study_commands as studies
@@ -67,7 +69,9 @@ app.command()(studies.best)
 app.command()(lineage.compare)
 app.add_typer(lineage.models_app, name="models")
 app.add_typer(lineage.export_app, name="export")
-app.command()(serving.dashboard)
+app.command()(insight.importance)
+app.command()(insight.plot)
+app.command()(dashboard.dashboard)
 app.add_typer(serving.tokens_app, name="tokens")
 
 

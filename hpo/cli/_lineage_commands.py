@@ -52,6 +52,14 @@ def _flatten(record: dict[str, Any]) -> dict[str, str]:
             last[m["name"]] = (m["step"], m["value"])
     for name, (step, value) in sorted(last.items()):
         flat[f"metric.{name}"] = f"{value:.6g} (step {step})"
+    flat.update(lineage_fields(lineage))
+    return flat
+
+
+def lineage_fields(lineage: dict[str, Any]) -> dict[str, str]:
+    """A trial's lineage as "section.key" -> text: code, environment, seed, data and
+    artifacts of a ``TrialLineage`` message in its ``--json`` shape."""
+    flat: dict[str, str] = {}
     code = (lineage["lineage"] or {}).get("code") or {}
     if not code.get("has_git"):
         flat["code"] = "no git"

@@ -140,23 +140,6 @@ def server(
     print("stopped", flush=True)
 
 
-def dashboard(
-    db: ServedDb = DEFAULT_STORAGE_URL,
-    host: Annotated[str, typer.Option(help="Interface for the web UI.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
-) -> None:
-    """Open optuna-dashboard on an hpo database (needs the dashboard extra:
-    pip install 'hpo[dashboard]')."""
-    try:
-        import optuna_dashboard
-    except ImportError:
-        fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
-    from hpo.storage import optuna_storage
-
-    print(f"optuna-dashboard on http://{host}:{port}", flush=True)
-    optuna_dashboard.run_server(optuna_storage(db), host=host, port=port)
-
-
 @tokens_app.command("create")
 def tokens_create(
     principal: str,

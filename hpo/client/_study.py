@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -28,6 +29,7 @@ from hpo.client._connection import ClientSecurity, Connection, connect
 from hpo.client._embedded import resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._heartbeat import Heartbeat
+from hpo.client._insight import param_importances, write_plot
 from hpo.client._lineage import own_lineage, trial_lineage
 from hpo.client._paging import all_trials
 from hpo.client._run import ObjectiveFn, run_trial
@@ -223,6 +225,39 @@ class Study:
     @property
     def best_params(self) -> dict[str, Any]:
         return self.best_trial.params
+
+    # -- insight ---------------------------------------------------------------------------
+
+    def importance(
+        self, *, evaluator: str = "fanova", objective: int | None = None
+    ) -> dict[str, float]:
+        """Each parameter's importance (summing to 1, largest first) from the completed
+        trials, by one of Optuna's evaluators: ``fanova``, ``mean_decrease_impurity`` or
+        ``ped_anova``. A study with several objectives needs ``objective`` (its index).
+        Raises :class:`hpo.InvalidArgumentError` with fewer than 2 completed trials."""
+        return param_importances(
+            self.study_name,
+            self.directions,
+            self.get_trials(),
+            evaluator=evaluator,
+            objective=objective,
+        )
+
+    def plot(
+        self, kind: str, path: str | os.PathLike[str], *, objective: int | None = None
+    ) -> Path:
+        """Write one of Optuna's plots of this study to ``path``: ``.html`` (plotly) or
+        ``.png`` (matplotlib); needs ``pip install 'hpo[plot]'``.
+
+        ``kind`` is ``history``, ``intermediate``, ``parallel``, ``contour``, ``importance``
+        or ``pareto``; ``objective`` picks one objective of several for the kinds that show
+        one. A kind the study cannot support (``pareto`` with one objective, ``contour`` with
+        one parameter, ``importance`` with under 2 completed trials, ...) raises
+        :class:`hpo.InvalidArgumentError` naming ``kind``, and nothing is written.
+        """
+        return write_plot(
+            self.study_name, self.directions, self.get_trials(), kind, path, objective=objective
+        )
 
     def _call(self, method: str, request: Any) -> Any:
         return self._connection.call(method, request)

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 
 from hpo.errors import InvalidArgumentError
+from hpo.pruners import LearningCurvePruner
 from hpo.service._limits import decode_json
 
 
@@ -40,6 +41,7 @@ PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
     "wilcoxon": optuna.pruners.WilcoxonPruner,
     "patient": optuna.pruners.PatientPruner,
     "threshold": optuna.pruners.ThresholdPruner,
+    "learning_curve": LearningCurvePruner,
     "none": optuna.pruners.NopPruner,
 }
 
