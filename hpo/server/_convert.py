@@ -27,6 +27,7 @@ from hpo.errors import InvalidArgumentError
 from hpo.service import AlgorithmSpec, StudyConfig, StudyView, TrialView
 from hpo.service._algorithms import DEFAULT_PRUNER, DEFAULT_SAMPLER
 from hpo.service._config import DEFAULT_LEASE_SECONDS
+from hpo.service._warm_start import WarmStartRecord, WarmStartRequest
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
 
@@ -62,9 +63,38 @@ def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
     )
 
 
+def warm_start_from_pb(request: api.CreateStudyRequest) -> WarmStartRequest | None:
+    if not request.HasField("warm_start"):
+        return None
+    wanted = request.warm_start
+    return WarmStartRequest(
+        auto=wanted.auto, studies=tuple(wanted.studies), data_digests=tuple(wanted.data_digests)
+    )
+
+
+def warm_start_to_pb(record: WarmStartRecord) -> pb.WarmStartRecord:
+    requested = record.requested
+    return pb.WarmStartRecord(
+        requested=pb.WarmStart(
+            auto=requested.auto,
+            studies=list(requested.studies),
+            data_digests=list(requested.data_digests),
+        ),
+        sources=[
+            pb.WarmStartSource(
+                study=s.study,
+                reason=s.reason,
+                trials=s.trials,
+                status=record.status.get(s.study, ""),
+            )
+            for s in record.sources
+        ],
+    )
+
+
 def study_to_pb(view: StudyView) -> pb.Study:
     config = view.config
-    return pb.Study(
+    message = pb.Study(
         name=view.name,
         directions=[DIRECTION_TO_PB[d] for d in view.directions],
         sampler=pb.AlgorithmSpec(
@@ -83,6 +113,9 @@ def study_to_pb(view: StudyView) -> pb.Study:
             for name, n in view.trial_counts.items()
         },
     )
+    if view.warm_start is not None:
+        message.warm_start.CopyFrom(warm_start_to_pb(view.warm_start))
+    return message
 
 
 # -- trials ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             convert.directions_from_pb(request.directions),
             convert.study_config_from_pb(request),
             load_if_exists=request.load_if_exists,
+            warm_start=convert.warm_start_from_pb(request),
         )
         return convert.study_to_pb(view)
 

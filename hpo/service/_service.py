@@ -39,6 +39,13 @@ from hpo.service._reads import TrialReads
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
+from hpo.service._warm_start import (
+    WARM_START_ATTR,
+    WarmStartRecord,
+    WarmStartRequest,
+    choose_sources,
+    load_sources,
+)
 from hpo.storage import (
     ConditionFailedError,
     DuplicateKeyError,
@@ -80,7 +87,11 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         directions: Sequence[StudyDirection],
         config: StudyConfig,
         load_if_exists: bool = False,
+        warm_start: WarmStartRequest | None = None,
     ) -> StudyView:
+        """Create a study (or, with ``load_if_exists``, return the one of that name: its
+        stored configuration and warm start win). ``warm_start`` names the earlier studies
+        that inform its sampler; they are chosen and checked before anything is written."""
         validate_study_name(name)
         caller = current_caller()
         if caller is not None:
@@ -90,11 +101,15 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         studies = self._storage.studies
         if studies.find(name) is None:
             budget = self._storage.budgets
+            attrs: dict[str, Any] = {CONFIG_ATTR: config.to_json()}
+            if warm_start is not None and not warm_start.empty:
+                record = choose_sources(self._storage, warm_start, directions, config)
+                attrs[WARM_START_ATTR] = record.to_json()
             try:
                 studies.create(
                     name,
                     list(directions),
-                    {CONFIG_ATTR: config.to_json()},
+                    attrs,
                     lambda study_id: [budget.ensure_statement(study_id, 0)],
                 )
                 return self.get_study(name)
@@ -117,6 +132,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             directions=runtime.directions,
             config=runtime.config,
             trial_counts=dict(model.counts),
+            warm_start=runtime.warm_start_now(model),
         )
 
     def list_studies(self) -> list[StudyView]:
@@ -132,7 +148,10 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             except Exception:
                 _logger.exception("study %r: stored configuration unreadable; not listed", row.name)
                 continue
-            views.append(StudyView(row.name, row.directions, config, dict(row.trial_counts)))
+            warm_start = WarmStartRecord.from_attrs(row.system_attrs)
+            views.append(
+                StudyView(row.name, row.directions, config, dict(row.trial_counts), warm_start)
+            )
         return sorted(views, key=lambda view: view.name)
 
     def delete_study(self, name: str) -> None:
@@ -363,7 +382,8 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             runtime = self._runtimes.get(name)
         if runtime is None:
             row = self._row(name)
-            runtime = StudyRuntime.load(row)
+            warm_start = WarmStartRecord.from_attrs(row.system_attrs)
+            runtime = StudyRuntime.load(row, warm_start, load_sources(self._storage, warm_start))
             if runtime.config.trial_budget:
                 issued = sum(row.trial_counts.get(state, 0) for state in _BUDGET_HOLDERS)
                 self._storage.budgets.ensure(row.study_id, issued=issued)

@@ -9,6 +9,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from hpo.service._config import StudyConfig
+from hpo.service._warm_start import WarmStartRecord
 
 # Trial system attributes hpo writes (Optuna's own names where Optuna has one).
 FAIL_REASON_ATTR = "hpo:fail_reason"
@@ -22,6 +23,7 @@ class StudyView:
     directions: Sequence[StudyDirection]
     config: StudyConfig
     trial_counts: Mapping[str, int]
+    warm_start: WarmStartRecord | None = None
 
 
 @dataclass(frozen=True)
