@@ -62,6 +62,8 @@ def run_sweep(
     console: Console | None = None,
     on_start: Callable[[WorkerPool], None] | None = None,
     register: str | None = None,
+    warm_start: str | Sequence[str] | None = None,
+    warm_start_data: Any = None,
 ) -> SweepResult:
     """Run ``n_trials`` trials of ``objective`` on a pool of Ray workers.
 
@@ -81,6 +83,8 @@ def run_sweep(
         on_start: called with the pool once its workers are started (tests use it).
         register: when the sweep reached its budget, register the best trial's artifact as a
             new version of this model.
+        warm_start / warm_start_data: earlier studies whose trials inform a new study's
+            sampler, as for :func:`hpo.create_study` (ignored when resuming).
     """
     console = console or Console()
     address = resolve_address(coordinator, storage)
@@ -95,6 +99,8 @@ def run_sweep(
         resume,
         retry_budget,
         lease_seconds,
+        warm_start,
+        warm_start_data,
     )
     budget = int(handle.info().trial_budget)
     loader = objective_loader(objective)
@@ -160,6 +166,8 @@ def _open_study(
     resume: bool,
     retry_budget: int,
     lease_seconds: float,
+    warm_start: str | Sequence[str] | None,
+    warm_start_data: Any,
 ) -> Study:
     if n_trials < 1:
         raise ValueError("n_trials must be >= 1")
@@ -174,6 +182,8 @@ def _open_study(
             lease_seconds=lease_seconds,
             load_if_exists=resume,
             address=address,
+            warm_start=warm_start,
+            warm_start_data=warm_start_data,
         )
     except AlreadyExistsError:
         raise AlreadyExistsError(
