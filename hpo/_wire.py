@@ -32,6 +32,13 @@ TRIAL_STATES = {
 }
 STATE_TO_PB = {v: k for k, v in TRIAL_STATES.items()}
 DIRECTION_TO_PB = {v: k for k, v in DIRECTIONS.items()}
+#: A trial system attribute per step holding the values reported at it, one per direction,
+#: for a study with several directions (its intermediate value is the first of them).
+INTERMEDIATE_VECTOR_PREFIX = "hpo:intermediate:"
+
+
+def intermediate_vector_key(step: int) -> str:
+    return f"{INTERMEDIATE_VECTOR_PREFIX}{int(step)}"
 
 
 # -- values and distributions ----------------------------------------------------------------

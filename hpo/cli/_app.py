@@ -168,7 +168,7 @@ def sweep(
         str,
         typer.Option(
             help="median, percentile, successive_halving, hyperband, wilcoxon, "
-            "patient, threshold, none."
+            "patient, threshold, pareto_successive_halving, none."
         ),
     ] = "median",
     pruner_options: Annotated[str, typer.Option(help="Pruner options as JSON.")] = "{}",

@@ -25,8 +25,13 @@ from hpo._wire import (
 )
 from hpo.errors import InvalidArgumentError
 from hpo.service import AlgorithmSpec, StudyConfig, StudyView, TrialView
-from hpo.service._algorithms import DEFAULT_PRUNER, DEFAULT_SAMPLER
+from hpo.service._algorithms import (
+    DEFAULT_MULTI_OBJECTIVE_PRUNER,
+    DEFAULT_PRUNER,
+    DEFAULT_SAMPLER,
+)
 from hpo.service._config import DEFAULT_LEASE_SECONDS
+from hpo.service._reports import intermediate_vectors
 from hpo.service._warm_start import WarmStartRecord, WarmStartRequest
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
@@ -49,12 +54,15 @@ def directions_from_pb(values: Any) -> list[StudyDirection]:
 
 
 def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
+    default_pruner = (
+        DEFAULT_PRUNER if len(request.directions) <= 1 else DEFAULT_MULTI_OBJECTIVE_PRUNER
+    )
     return StudyConfig(
         sampler=AlgorithmSpec.parse(
             "sampler", request.sampler.name, request.sampler.options_json, DEFAULT_SAMPLER
         ),
         pruner=AlgorithmSpec.parse(
-            "pruner", request.pruner.name, request.pruner.options_json, DEFAULT_PRUNER
+            "pruner", request.pruner.name, request.pruner.options_json, default_pruner
         ),
         search_space=search_space_from_pb("search_space", request.search_space),
         trial_budget=request.trial_budget,
@@ -129,6 +137,7 @@ def trial_state_from_pb(field: str, value: pb.TrialState) -> TrialState:
 
 def trial_to_pb(view: TrialView) -> pb.Trial:
     t = view.trial
+    vectors = intermediate_vectors(t)
     message = pb.Trial(
         study=view.study,
         number=t.number,
@@ -141,7 +150,8 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
             for k, v in t.params.items()
         ],
         intermediate_values=[
-            pb.IntermediateValue(step=s, value=v) for s, v in sorted(t.intermediate_values.items())
+            pb.IntermediateValue(step=s, value=v, values=vectors.get(s, []))
+            for s, v in sorted(t.intermediate_values.items())
         ],
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,

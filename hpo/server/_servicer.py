@@ -69,7 +69,12 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
 
     def Report(self, request: api.ReportRequest, context: Any) -> api.ReportResponse:
         should_prune = self._service.report(
-            request.study, request.trial_number, request.step, request.value, request.request_id
+            request.study,
+            request.trial_number,
+            request.step,
+            request.value,
+            request.request_id,
+            values=list(request.values),
         )
         return api.ReportResponse(should_prune=should_prune)
 

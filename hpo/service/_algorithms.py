@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 
 from hpo.errors import InvalidArgumentError
+from hpo.service._pareto import ParetoSuccessiveHalvingPruner
 
 
 def _gp_sampler(**options: Any) -> optuna.samplers.BaseSampler:
@@ -49,11 +50,16 @@ PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
     "wilcoxon": optuna.pruners.WilcoxonPruner,
     "patient": optuna.pruners.PatientPruner,
     "threshold": optuna.pruners.ThresholdPruner,
+    "pareto_successive_halving": ParetoSuccessiveHalvingPruner,
     "none": optuna.pruners.NopPruner,
 }
+#: Pruners that decide on one value per direction (studies with several directions).
+MULTI_OBJECTIVE_PRUNERS = frozenset({"pareto_successive_halving", "none"})
 
 DEFAULT_SAMPLER = "tpe"
 DEFAULT_PRUNER = "median"
+#: For a study with several directions (Optuna's pruners compare one value).
+DEFAULT_MULTI_OBJECTIVE_PRUNER = "pareto_successive_halving"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo._optuna_adapter import trial_id
 from hpo.errors import (
     AlreadyExistsError,
-    FailedPreconditionError,
     InvalidArgumentError,
     PermissionDeniedError,
     ResourceExhaustedError,
@@ -32,10 +31,12 @@ from hpo.errors import (
     TrialFinishedError,
 )
 from hpo.service._access import current_caller, require_access
+from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS
 from hpo.service._census import HeldStudyCensus
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
+from hpo.service._reports import record_report, report_vector
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
@@ -243,18 +244,31 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
 
     @fresh_study
     def report(
-        self, study: str, number: int, step: int, value: float, request_id: str = ""
+        self,
+        study: str,
+        number: int,
+        step: int,
+        value: float,
+        request_id: str = "",
+        values: Sequence[float] = (),
     ) -> bool:
+        """Record what a trial reached at ``step`` (``value``; or ``values``, one per
+        direction) and answer whether the pruner stops it."""
         if step < 0:
             raise InvalidArgumentError.for_field("step", "must be >= 0")
-        if math.isnan(value):
+        if not values and math.isnan(value):
             raise InvalidArgumentError.for_field("value", "must not be NaN")
         runtime = self._runtime(study)
-        if runtime.n_objectives > 1:
-            raise FailedPreconditionError(
-                f"study: {study!r} has several directions; Optuna's pruners and Report support one"
-            )
-        digest = request_digest("report", number, step, value)
+        vector = report_vector(
+            value,
+            values,
+            runtime.n_objectives,
+            study,
+            runtime.config.pruner.name,
+            MULTI_OBJECTIVE_PRUNERS,
+        )
+        payload = vector if values else value  # a scalar Report keeps its digest
+        digest = request_digest("report", number, step, payload)
         with runtime.lock:
             try:
                 with self._unit(runtime) as unit:
@@ -265,9 +279,8 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.running_trial(unit.draft, number)
                         if step not in frozen.intermediate_values:  # the first value wins
-                            self._storage.optuna.within(unit).set_trial_intermediate_value(
-                                trial_id(frozen), step, value
-                            )
+                            view = self._storage.optuna.within(unit)
+                            record_report(view, trial_id(frozen), step, vector)
                             self._record_request(unit, request_id, "report", digest)
                     # Decided inside the unit: a pruner that fails leaves nothing written.
                     return self._should_prune(runtime, unit, number)

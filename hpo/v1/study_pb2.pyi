@@ -183,12 +183,14 @@ class WarmStartRecord(_message.Message):
     def __init__(self, requested: _Optional[_Union[WarmStart, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[WarmStartSource, _Mapping]]] = ...) -> None: ...
 
 class IntermediateValue(_message.Message):
-    __slots__ = ("step", "value")
+    __slots__ = ("step", "value", "values")
     STEP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
     step: int
     value: float
-    def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("study", "number", "state", "values", "params", "intermediate_values", "start_time", "complete_time", "user_attrs", "client_id", "retry_of", "fail_reason")
