@@ -184,3 +184,25 @@ def test_several_directions_default_to_the_pareto_pruner(sqlite_coordinator) -> 
     assert study.info().pruner.name == "pareto_successive_halving"
     one = hpo.create_study("e", address=sqlite_coordinator.address)
     assert one.info().pruner.name == "median"
+
+
+def test_tpe_keeps_sampling_a_study_with_pruned_vector_trials(sqlite_coordinator) -> None:
+    study = hpo.create_study(
+        "tpe-mo",
+        directions=["maximize", "minimize"],
+        search_space={"x": FloatDistribution(0, 1)},
+        sampler={"name": "tpe", "seed": 0, "n_startup_trials": 2},
+        pruner=PARETO,
+        address=sqlite_coordinator.address,
+    )
+    outcomes = [_run(study, accuracy, 100) for accuracy in np.linspace(0.9, 0.1, 12)]
+    assert any(pruned for _, pruned in outcomes) and not outcomes[0][1]
+    # Optuna's own view has no intermediate values for them (its samplers rank those with
+    # one direction only); the vectors are where the pruner and the wire read them
+    from hpo.storage import optuna_storage
+
+    stored = optuna_storage(sqlite_coordinator.storage.url).get_all_trials(
+        optuna_storage(sqlite_coordinator.storage.url).get_study_id_from_name("tpe-mo")
+    )
+    assert all(t.intermediate_values == {} for t in stored)
+    assert stored[0].system_attrs["hpo:intermediate:1"] == [pytest.approx(0.1), 100]

@@ -29,6 +29,7 @@ class Spy(BaseSampler):
         self.seen: list[list[FrozenTrial]] = []
 
     def infer_relative_search_space(self, study, trial):
+        self.seen.append(study.get_trials(deepcopy=False))
         return {}
 
     def sample_relative(self, study, trial, search_space):
@@ -130,3 +131,24 @@ def test_long_sources_keep_an_even_spread_of_ranks() -> None:
 def test_spread_covers_the_ends_first() -> None:
     assert _spread(5) == [0, 4, 2, 1, 3]
     assert sorted(_spread(9)) == list(range(9))
+
+
+def test_priors_carry_no_sampler_state_and_none_without_known_parameters() -> None:
+    source = optuna.create_study(sampler=optuna.samplers.CmaEsSampler(seed=0))
+    for _ in range(8):  # a CMA-ES study: its trials carry the optimizer's state
+        trial = source.ask(dict(SPACE))
+        source.tell(trial, trial.params["x"])
+    assert any(k.startswith("cma:") for t in source.trials for k in t.system_attrs)
+    spy = Spy()
+    sampler = WarmStartSampler(
+        spy, [SourceTrials("s", source.trials)], source.directions, replay=0, probe=0, guard=False
+    )
+    study = optuna.create_study(sampler=sampler)
+    study.ask().suggest_float("x", 0, 10)
+    inferred, sampled = spy.seen  # the joint space first, then "x" alone
+    # define-by-run, nothing named yet: no prior is shown (one without parameters would
+    # empty every search-space intersection for good)
+    assert [t for t in inferred if t.number < 0] == []
+    # "x" asked for: the priors carry it, and none of the source sampler's state
+    priors = [t for t in sampled if t.number < 0]
+    assert len(priors) == 8 and all(t.system_attrs == {} and "x" in t.params for t in priors)

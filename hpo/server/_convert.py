@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo._wire import (
     DIRECTION_TO_PB,
@@ -137,7 +137,6 @@ def trial_state_from_pb(field: str, value: pb.TrialState) -> TrialState:
 
 def trial_to_pb(view: TrialView) -> pb.Trial:
     t = view.trial
-    vectors = intermediate_vectors(t)
     message = pb.Trial(
         study=view.study,
         number=t.number,
@@ -149,10 +148,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
             )
             for k, v in t.params.items()
         ],
-        intermediate_values=[
-            pb.IntermediateValue(step=s, value=v, values=vectors.get(s, []))
-            for s, v in sorted(t.intermediate_values.items())
-        ],
+        intermediate_values=_intermediate_values_to_pb(t),
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,
         fail_reason=view.fail_reason,
@@ -164,6 +160,19 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
     if t.datetime_complete:
         message.complete_time.CopyFrom(_timestamp(t.datetime_complete))
     return message
+
+
+def _intermediate_values_to_pb(trial: FrozenTrial) -> list[pb.IntermediateValue]:
+    """By step; for a study with several directions, each step's vector (and its first
+    value as ``value``)."""
+    vectors = intermediate_vectors(trial)
+    if vectors:
+        return [
+            pb.IntermediateValue(step=s, value=v[0], values=v) for s, v in sorted(vectors.items())
+        ]
+    return [
+        pb.IntermediateValue(step=s, value=v) for s, v in sorted(trial.intermediate_values.items())
+    ]
 
 
 def json_from_pb(field: str, text: str) -> Any:

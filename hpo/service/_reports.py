@@ -1,9 +1,11 @@
 """What Report records: one value per direction.
 
 A study with one direction keeps Optuna's intermediate value per step. A study with several
-keeps, per step, the first objective's value as the intermediate value (what tools that show
-one curve show) and the whole vector in a trial system attribute
-(:func:`hpo._wire.intermediate_vector_key`), where the Pareto pruner and the wire read it.
+keeps each step's vector in a trial system attribute (:func:`hpo._wire.intermediate_vector_key`),
+where the Pareto pruner and the wire read it, and no Optuna intermediate value: Optuna's
+samplers rank a pruned trial by its last intermediate value with one direction only (TPE
+fails on a pruned trial with one in a study with several), so they see such trials as Optuna
+always has, without.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def report_vector(
 
 def record_report(storage: BaseStorage, trial_id: int, step: int, vector: Sequence[float]) -> None:
     """Store the values reported at ``step`` (the caller checked it is the step's first)."""
-    storage.set_trial_intermediate_value(trial_id, step, vector[0])
-    if len(vector) > 1:
+    if len(vector) == 1:
+        storage.set_trial_intermediate_value(trial_id, step, vector[0])
+    else:
         storage.set_trial_system_attr(trial_id, intermediate_vector_key(step), list(vector))
 
 

@@ -36,7 +36,7 @@ from hpo.service._census import HeldStudyCensus
 from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
-from hpo.service._reports import record_report, report_vector
+from hpo.service._reports import record_report, report_vector, reported_vectors
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
@@ -273,12 +273,11 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             try:
                 with self._unit(runtime) as unit:
                     frozen = runtime.frozen(unit.draft, number)
-                    replay = request_id and (
-                        frozen.state.is_finished() or step in frozen.intermediate_values
-                    )
+                    steps = reported_vectors(frozen, runtime.n_objectives)
+                    replay = request_id and (frozen.state.is_finished() or step in steps)
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.running_trial(unit.draft, number)
-                        if step not in frozen.intermediate_values:  # the first value wins
+                        if step not in steps:  # the first value wins
                             view = self._storage.optuna.within(unit)
                             record_report(view, trial_id(frozen), step, vector)
                             self._record_request(unit, request_id, "report", digest)

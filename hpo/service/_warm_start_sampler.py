@@ -215,9 +215,7 @@ class WarmStartSampler(BaseSampler):
         if not active:
             return study
         target = _target_distributions(own, {**self._space, **(asked or {})})
-        priors: list[FrozenTrial] = []
-        for source in active:
-            priors.extend(_as_prior(t, target) for t in source.view)
+        priors = [p for s in active for t in s.view if (p := _as_prior(t, target)).params]
         for i, prior in enumerate(priors):
             prior.number = i - len(priors)
             prior._trial_id = -1 - i
@@ -392,7 +390,9 @@ def _as_prior(trial: FrozenTrial, target: Mapping[str, BaseDistribution]) -> Fro
     """A source trial as the sampler sees it: with the parameters the study has (declared,
     named by its trials, or asked for now), in the study's distributions, so that
     search-space intersections keep them. Values outside those, incompatible ones and
-    parameters the study has not named are left out."""
+    parameters the study has not named are left out (a prior left with none is left out
+    by the caller: it would empty every intersection), and so is the source sampler's own
+    state (its system attributes)."""
     params: dict[str, Any] = {}
     distributions: dict[str, BaseDistribution] = {}
     for name, value in trial.params.items():
@@ -402,6 +402,7 @@ def _as_prior(trial: FrozenTrial, target: Mapping[str, BaseDistribution]) -> Fro
     prior = copy.copy(trial)
     prior.params = params
     prior.distributions = distributions
+    prior.system_attrs = {}
     return prior
 
 
