@@ -12,7 +12,9 @@ pruned run (``pareto_successive_halving``, min_resource 1, reduction factor 3: r
 epochs 1, 3, 9) goes on with new trials until it has trained as many epochs. Hypervolume:
 of the completed trials' (error, size / largest size) against the reference point
 (REFERENCE_ERROR, 1). The goal (issue 13): the no-pruning run's final hypervolume reached
-with >= 2x fewer epochs.
+with >= 2x fewer epochs (the no-pruning run's epochs over the epochs the pruned run needed
+to reach it); the table also gives the same for 99 % of it, and when the no-pruning run
+itself got there.
 """
 
 from __future__ import annotations
@@ -188,21 +190,25 @@ def measure(seeds: list[int], trials: int) -> list[dict[str, Any]]:
                 3 * trials,
                 budget,
             )
-            target = SAME * plain.hypervolumes[-1]
+            final = plain.hypervolumes[-1]
             rows.append(
                 {
                     "seed": seed,
                     "budget": budget,
-                    "hv": plain.hypervolumes[-1],
-                    "none_to": plain.epochs_to(target),
-                    "pareto_to": pruned.epochs_to(target),
+                    "hv": final,
+                    "pareto_hv": pruned.hypervolumes[-1],
                     "pareto_trials": len(pruned.epochs),
-                    "quarter": (plain.at(budget // 4), pruned.at(budget // 4)),
+                    "to_100": pruned.epochs_to(final),
+                    "to_99": pruned.epochs_to(SAME * final),
+                    "none_to_99": plain.epochs_to(SAME * final),
                     "half": (plain.at(budget // 2), pruned.at(budget // 2)),
-                    "full": (plain.hypervolumes[-1], pruned.at(budget)),
                 }
             )
     return rows
+
+
+def _ratio(budget: int, epochs: int | None) -> float:
+    return budget / epochs if epochs else 0.0
 
 
 def run(seeds: list[int], trials: int = TRIALS) -> str:
@@ -212,28 +218,28 @@ def run(seeds: list[int], trials: int = TRIALS) -> str:
         warnings.simplefilter("ignore")
         rows = measure(seeds, trials)
     lines = [
-        f"multi-objective pruning: MLP on digits, [accuracy, size KB], {trials} trials x "
-        f"{EPOCHS} epochs without pruning; seeds {seeds}",
+        f"multi-objective pruning: MLP on digits, [accuracy, size KB]; no pruning: {trials} "
+        f"trials x {EPOCHS} epochs; pareto_successive_halving: as many epochs; seeds {seeds}",
         "",
-        "| seed | epochs (no pruning) | final HV | epochs to reach it: no pruning | pareto SH "
-        "| fewer epochs | HV at 1/4 budget: none / pareto | at 1/2 | at full |",
-        "|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| seed | no pruning: epochs, final HV | pareto SH: trials, final HV | pareto epochs "
+        f"to the no-pruning HV (fewer) | to {SAME:.0%} of it (fewer) | no pruning to {SAME:.0%} "
+        "| HV at half the epochs: none / pareto |",
+        "|---:|---|---|---|---|---:|---|",
     ]
-    ratios = []
     for r in rows:
-        ratio = r["none_to"] / r["pareto_to"] if r["pareto_to"] else 0.0
-        ratios.append(ratio)
         lines.append(
-            f"| {r['seed']} | {r['budget']} | {r['hv']:.4f} | {r['none_to']} | "
-            f"{r['pareto_to'] or 'never'} ({r['pareto_trials']} trials) | {ratio:.1f}x | "
-            + " | ".join(f"{a:.4f} / {b:.4f}" for a, b in (r["quarter"], r["half"], r["full"]))
-            + " |"
+            f"| {r['seed']} | {r['budget']}, {r['hv']:.4f} | {r['pareto_trials']}, "
+            f"{r['pareto_hv']:.4f} | {r['to_100'] or 'never'} "
+            f"({_ratio(r['budget'], r['to_100']):.1f}x) | {r['to_99'] or 'never'} "
+            f"({_ratio(r['budget'], r['to_99']):.1f}x) | {r['none_to_99']} | "
+            f"{r['half'][0]:.4f} / {r['half'][1]:.4f} |"
         )
-    median = statistics.median(ratios)
+    strict = statistics.median(_ratio(r["budget"], r["to_100"]) for r in rows)
+    near = statistics.median(_ratio(r["budget"], r["to_99"]) for r in rows)
     lines.append(
-        f"\nmedian: {median:.1f}x fewer epochs to reach {SAME:.0%} of the no-pruning "
-        f"hypervolume (goal >= {GOAL:g}x: {'met' if median >= GOAL else 'NOT met'}); "
-        f"{time.perf_counter() - started:.0f} s"
+        f"\nmedian: the no-pruning hypervolume with {strict:.1f}x fewer epochs (goal >= "
+        f"{GOAL:g}x: {'met' if strict >= GOAL else 'NOT met'}); {SAME:.0%} of it with "
+        f"{near:.1f}x fewer; {time.perf_counter() - started:.0f} s"
     )
     return "\n".join(lines)
 

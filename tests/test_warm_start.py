@@ -41,18 +41,23 @@ def source(address: str, name: str, n: int = 12, space=SPACE, data: object = Non
     return study
 
 
+def warm(address: str, name: str, sources: list[str], seed: int = 2) -> hpo.Study:
+    """A study of SPACE warm-started from ``sources``."""
+    return hpo.create_study(
+        name,
+        search_space=SPACE,
+        warm_start=sources,
+        address=address,
+        sampler={"name": "tpe", "seed": seed},
+    )
+
+
 def test_named_source_informs_the_first_asks_and_stays_out_of_the_study(coordinator) -> None:
     address = coordinator.address
     src = source(address, "src")
     top = sorted(src.trials, key=lambda t: t.value)
 
-    study = hpo.create_study(
-        "dst",
-        search_space=SPACE,
-        warm_start=["src"],
-        address=address,
-        sampler={"name": "tpe", "seed": 2},
-    )
+    study = warm(address, "dst", ["src"])
     [info] = study.warm_start
     assert (info.study, info.reason, info.trials) == ("src", "named", 12)
     assert info.status.startswith("replaying")
@@ -179,23 +184,11 @@ def test_a_misleading_source_is_set_aside_and_a_good_one_kept(sqlite_coordinator
     address = sqlite_coordinator.address
     source(address, "far", n=20)  # its best is near (3, -2)
     far = bowl(-7, 8)  # this study's best is far from it
-    bad = hpo.create_study(
-        "misled",
-        search_space=SPACE,
-        warm_start=["far"],
-        address=address,
-        sampler={"name": "tpe", "seed": 5},
-    )
+    bad = warm(address, "misled", ["far"], seed=5)
     run(bad, far, 12)
     assert bad.warm_start[0].status.startswith("set aside"), bad.warm_start[0].status
 
-    good = hpo.create_study(
-        "helped",
-        search_space=SPACE,
-        warm_start=["far"],
-        address=address,
-        sampler={"name": "tpe", "seed": 5},
-    )
+    good = warm(address, "helped", ["far"], seed=5)
     run(good, bowl(3.5, -2.5), 12)
     assert good.warm_start[0].status.startswith("in use"), good.warm_start[0].status
 
@@ -204,7 +197,7 @@ def test_the_sampler_rebuilt_elsewhere_continues_the_replay(sqlite_coordinator) 
     address = sqlite_coordinator.address
     src = source(address, "src")
     top = sorted(src.trials, key=lambda t: t.value)
-    study = hpo.create_study("dst", search_space=SPACE, warm_start=["src"], address=address)
+    study = warm(address, "dst", ["src"])
     first = study.ask()
     study.tell(first, 1.0)
     with Coordinator(sqlite_coordinator.storage.url, port=0) as again:
@@ -215,7 +208,7 @@ def test_the_sampler_rebuilt_elsewhere_continues_the_replay(sqlite_coordinator) 
 def test_a_deleted_source_is_left_out(sqlite_coordinator) -> None:
     address = sqlite_coordinator.address
     source(address, "src")
-    hpo.create_study("dst", search_space=SPACE, warm_start=["src"], address=address)
+    warm(address, "dst", ["src"])
     from hpo.client import connect
 
     connect(address).call("DeleteStudy", api.DeleteStudyRequest(name="src"))
