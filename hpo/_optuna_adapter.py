@@ -18,7 +18,7 @@ try:  # public from some release on; the storage interface returns it either way
 except ImportError:  # pragma: no cover - depends on the installed Optuna
     from optuna.study._frozen import FrozenStudy
 
-__all__ = ["FrozenStudy", "rebind_trial", "trial_id"]
+__all__ = ["FrozenStudy", "rebind_trial", "study_id", "study_storage", "trial_id"]
 
 
 def trial_id(trial: FrozenTrial | Any) -> int:
@@ -35,3 +35,15 @@ def rebind_trial(trial: optuna.Trial, study: optuna.Study, storage: BaseStorage)
     trial.study = study
     trial.storage = storage
     return trial
+
+
+def study_storage(study: optuna.Study) -> BaseStorage:
+    """The storage an ``optuna.Study`` reads and writes through (samplers that must see
+    other trials than the study's own wrap it; Optuna's samplers read it the same way)."""
+    return study._storage  # type: ignore[no-any-return]
+
+
+def study_id(study: optuna.Study) -> int:
+    """The storage's id of a study (``optuna.Study`` keeps it privately; Optuna's storage
+    interface is keyed by it)."""
+    return int(study._study_id)

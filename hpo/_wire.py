@@ -73,6 +73,15 @@ def state_counts(counts: Mapping[str, int]) -> dict[str, int]:
     return {name: int(counts.get(pb.TrialState.Name(v), 0)) for v, name in STATE_NAMES.items()}
 
 
+#: A trial system attribute per step holding the values reported at it, one per direction,
+#: for a study with several directions (its intermediate value is the first of them).
+INTERMEDIATE_VECTOR_PREFIX = "hpo:intermediate:"
+
+
+def intermediate_vector_key(step: int) -> str:
+    return f"{INTERMEDIATE_VECTOR_PREFIX}{int(step)}"
+
+
 # -- values and distributions ----------------------------------------------------------------
 
 

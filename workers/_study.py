@@ -29,6 +29,9 @@ class SweepSettings:
     pruner: Any
     retry_budget: int | None
     lease_seconds: float | None
+    #: Earlier studies that inform a new study's sampler (ignored when it exists already).
+    warm_start: str | Sequence[str] | None = None
+    warm_start_data: Any = None
 
 
 def open_study(
@@ -53,6 +56,8 @@ def open_study(
             lease_seconds=_or(given.lease_seconds, _NEW_STUDY_LEASE_SECONDS),
             load_if_exists=True,  # another sweep starting it now with the same settings is fine
             address=address,
+            warm_start=given.warm_start,
+            warm_start_data=given.warm_start_data,
         )
     else:
         handle = create_study(

@@ -66,6 +66,8 @@ def run_sweep(
     console: Console | None = None,
     on_start: Callable[[WorkerPool], None] | None = None,
     register: str | None = None,
+    warm_start: str | Sequence[str] | None = None,
+    warm_start_data: Any = None,
 ) -> SweepResult:
     """Run ``objective`` on a pool of Ray workers until the study's trial budget is spent.
 
@@ -93,6 +95,8 @@ def run_sweep(
         on_start: called with the pool once its workers are started (tests use it).
         register: when the sweep reached its budget, register the best trial's artifact as a
             new version of this model.
+        warm_start / warm_start_data: earlier studies whose trials inform a new study's
+            sampler, as for :func:`hpo.create_study` (ignored when resuming).
     """
     console = console or Console()
     if n_trials is not None and n_trials < 1:
@@ -111,6 +115,8 @@ def run_sweep(
         pruner,
         retry_budget,
         lease_seconds,
+        warm_start,
+        warm_start_data,
     )
     handle = open_study(address, study, settings, resume, console if progress else None)
     budget = int(handle.info().trial_budget)

@@ -4,6 +4,11 @@
 //
 //   node trainer.js --coordinator 127.0.0.1:50051 --study node-logreg --trials 12
 //   node trainer.js --coordinator ... --check-errors      # bad input must get INVALID_ARGUMENT
+//   node trainer.js --coordinator ... --study node-2 --warm-start node-logreg   # or auto; repeatable
+//
+// --warm-start NAME|auto (repeatable) creates the study warm-started from earlier studies: their
+// completed trials inform the coordinator's sampler from the first Ask (see WarmStart in
+// protos/hpo/v1/study.proto); the output lists the sources the coordinator chose and why.
 //
 // Security settings, as the Python SDK takes them (flags or environment): --token / HPO_TOKEN
 // (sent as "authorization: Bearer <token>"), --tls-ca / HPO_TLS_CA (trust this CA; enables
@@ -33,6 +38,7 @@ function parseArgs(argv) {
     trials: 12,
     epochs: 15,
     pruner: 'median',
+    warmStart: [],
     clientId: `node-${os.hostname()}-${process.pid}`,
     checkErrors: false,
     token: process.env.HPO_TOKEN || '',
@@ -53,6 +59,7 @@ function parseArgs(argv) {
     else if (key === '--trials') args.trials = Number(next());
     else if (key === '--epochs') args.epochs = Number(next());
     else if (key === '--pruner') args.pruner = next();
+    else if (key === '--warm-start') args.warmStart.push(next());
     else if (key === '--client-id') args.clientId = next();
     else if (key === '--check-errors') args.checkErrors = true;
     else if (key === '--token') args.token = next();
@@ -202,15 +209,23 @@ async function runTrial(client, args, trial, train, valid) {
   return { number, state: 'complete', loss };
 }
 
+// The CreateStudy field for --warm-start: "auto" and study names.
+function warmStart(args) {
+  if (!args.warmStart.length) return undefined;
+  return { auto: args.warmStart.includes('auto'), studies: args.warmStart.filter((n) => n !== 'auto') };
+}
+
 async function train(client, args) {
-  await call(client, 'CreateStudy', {
+  const created = await call(client, 'CreateStudy', {
     name: args.study,
     directions: ['DIRECTION_MINIMIZE'],
     sampler: { name: 'tpe', options_json: JSON.stringify({ seed: 7, n_startup_trials: 4 }) },
     pruner: { name: args.pruner, options_json: JSON.stringify(args.pruner === 'median' ? { n_startup_trials: 3, n_warmup_steps: 2 } : {}) },
     trial_budget: args.trials,
     load_if_exists: true,
+    warm_start: warmStart(args),
   });
+  const sources = created.warm_start ? created.warm_start.sources.map((s) => ({ study: s.study, reason: s.reason })) : [];
   const data = makeData(600, 8, 42);
   const trainSet = { X: data.X.slice(0, 450), y: data.y.slice(0, 450) };
   const validSet = { X: data.X.slice(450), y: data.y.slice(450) };
@@ -220,7 +235,7 @@ async function train(client, args) {
     if (asked.budget_spent) break;
     results.push(await runTrial(client, args, asked.trial, trainSet, validSet));
   }
-  console.log(JSON.stringify({ study: args.study, trials: results }));
+  console.log(JSON.stringify({ study: args.study, warm_start: sources, trials: results }));
 }
 
 // Bad input must come back as INVALID_ARGUMENT naming the field, and write nothing.

@@ -58,7 +58,24 @@ def study(item: pb.Study, as_json: bool) -> None:
     for name, n in state_counts(item.trial_counts).items():
         if n:
             table.add_row(name, str(n))
+    if item.HasField("warm_start"):
+        table.add_row("warm start", _warm_start_request(item.warm_start.requested))
+        for source in item.warm_start.sources:
+            line = f"{source.study}: {source.reason}; {source.trials} trials"
+            table.add_row("  source", f"{line}; {source.status}" if source.status else line)
+        if not item.warm_start.sources:
+            table.add_row("  source", "none compatible: started cold")
     out.print(table)
+
+
+def _warm_start_request(requested: pb.WarmStart) -> str:
+    asked = (["auto"] if requested.auto else []) + list(requested.studies)
+    data = (
+        f" (data {', '.join(d[:12] for d in requested.data_digests)})"
+        if requested.data_digests
+        else ""
+    )
+    return ", ".join(asked) + data
 
 
 def trials(items: Sequence[pb.Trial], as_json: bool) -> None:

@@ -48,8 +48,9 @@ def sweep(
     pruner: Annotated[
         str | None,
         typer.Option(
-            help="median, percentile, successive_halving, hyperband, wilcoxon, "
-            "patient, threshold, none. New study: median."
+            help="median, percentile, successive_halving, hyperband, wilcoxon, patient, "
+            "threshold, learning_curve, pareto_successive_halving, none. New study: median "
+            "(pareto_successive_halving with several directions)."
         ),
     ] = None,
     pruner_options: Annotated[str | None, typer.Option(help="Pruner options as JSON.")] = None,
@@ -75,6 +76,22 @@ def sweep(
     register: Annotated[
         str | None,
         typer.Option(help="Register the best trial's artifact as a new version of this model."),
+    ] = None,
+    warm_start: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--warm-start",
+            help="New study: learn from earlier studies' trials: auto (the coordinator picks "
+            "compatible studies) or a study's name; repeat for several.",
+        ),
+    ] = None,
+    warm_start_data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--warm-start-data",
+            help="With --warm-start auto: a file or folder the trials read, so that studies "
+            "whose trials recorded the same data come first; repeat for several.",
+        ),
     ] = None,
 ) -> None:
     """Run a sweep on Ray workers with live progress and early stopping by the coordinator.
@@ -106,11 +123,13 @@ def sweep(
             resume=resume,
             max_failures=max_failures,
             register=register,
+            warm_start=warm_start or None,
+            warm_start_data=warm_start_data or None,
         )
     except KeyboardInterrupt:
         err.print(escape(f"interrupted: continue with `hpo sweep ... --study {study} --resume`"))
         raise typer.Exit(130) from None
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         fail(str(e))
     if result.stopped:
         raise typer.Exit(2)

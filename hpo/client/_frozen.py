@@ -6,13 +6,19 @@ import json
 
 from optuna.trial import FrozenTrial
 
-from hpo._wire import TRIAL_STATES, distribution_from_pb, value_from_pb
+from hpo._wire import (
+    TRIAL_STATES,
+    distribution_from_pb,
+    intermediate_vector_key,
+    value_from_pb,
+)
 from hpo.v1 import study_pb2 as pb
 
 
 def frozen_trial_from_pb(message: pb.Trial) -> FrozenTrial:
     """An Optuna FrozenTrial; ``system_attrs`` carries hpo's extras (client_id, retry_of,
-    fail_reason) under ``hpo:`` keys."""
+    fail_reason, and for several directions the values reported per step, under
+    ``hpo:intermediate:<step>``) under ``hpo:`` keys."""
     values = list(message.values) or None
     system_attrs: dict[str, object] = {}
     if message.client_id:
@@ -21,6 +27,9 @@ def frozen_trial_from_pb(message: pb.Trial) -> FrozenTrial:
         system_attrs["hpo:retry_of"] = message.retry_of
     if message.fail_reason:
         system_attrs["hpo:fail_reason"] = message.fail_reason
+    for reported in message.intermediate_values:
+        if reported.values:  # one per direction, as the coordinator keeps them
+            system_attrs[intermediate_vector_key(reported.step)] = list(reported.values)
     return FrozenTrial(
         number=message.number,
         trial_id=message.number,

@@ -34,6 +34,12 @@ from hpo.client._lineage import own_lineage, trial_lineage
 from hpo.client._paging import all_trials
 from hpo.client._run import ObjectiveFn, run_trial
 from hpo.client._trial import Trial
+from hpo.client._warm_start import (
+    WarmStartLike,
+    WarmStartSource,
+    warm_start_from_pb,
+    warm_start_to_pb,
+)
 from hpo.errors import BudgetSpentError
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
@@ -71,6 +77,12 @@ class Study:
     def address(self) -> str:
         """The coordinator this handle talks to."""
         return self._connection.address
+
+    @property
+    def warm_start(self) -> list[WarmStartSource]:
+        """The earlier studies that inform this study's sampler, most relevant first: why
+        each was chosen and how the sampler uses it now (asked of the coordinator)."""
+        return warm_start_from_pb(self.info())
 
     def info(self) -> pb.Study:
         """The study as the coordinator sees it now (configuration and trial counts)."""
@@ -350,6 +362,8 @@ def create_study(
     address: str | None = None,
     storage: str | None = None,
     security: ClientSecurity | None = None,
+    warm_start: WarmStartLike = None,
+    warm_start_data: Any = None,
 ) -> Study:
     """Create a study on a coordinator and return a handle to it.
 
@@ -370,6 +384,13 @@ def create_study(
             file ``hpo.db`` in the working directory.
         security: TLS and token settings; default from HPO_TLS_CA, HPO_TLS_CERT,
             HPO_TLS_KEY and HPO_TOKEN.
+        warm_start: learn from earlier studies' completed trials from the first ``ask``:
+            ``"auto"`` (the coordinator picks compatible studies, those of the same data
+            first), a study's name, or a list of names (may include ``"auto"``). Their
+            trials never become this study's. ``study.warm_start`` says which and why.
+        warm_start_data: with ``"auto"``, what the trials will read (a path, an array, a
+            DataFrame, or a list of them), hashed here as ``trial.log_data`` hashes it so
+            that studies whose trials recorded the same data come first.
     """
     if direction is not None and directions is not None:
         raise ValueError("pass direction= or directions=, not both")
@@ -391,6 +412,9 @@ def create_study(
     )
     if search_space:
         request.search_space.CopyFrom(search_space_to_pb(search_space))
+    warm = warm_start_to_pb(warm_start, warm_start_data)
+    if warm is not None:
+        request.warm_start.CopyFrom(warm)
     connection = connect(resolve_address(address, storage), security)
     return Study(connection, connection.call("CreateStudy", request))
 

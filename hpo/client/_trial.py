@@ -105,16 +105,21 @@ class Trial:
 
     # -- early stopping --------------------------------------------------------------------
 
-    def report(self, value: float, step: int) -> None:
-        """Record an intermediate value; the coordinator's pruner decides at once."""
+    def report(self, value: float | Sequence[float], step: int) -> None:
+        """Record an intermediate value (for a study with several directions, one value per
+        direction: ``trial.report([accuracy, size_kb], step)``); the coordinator's pruner
+        decides at once."""
         request = api.ReportRequest(
             study=self.study.study_name,
             trial_number=self.number,
             study_id=self.study_id,
             step=int(step),
-            value=float(value),
             request_id=uuid.uuid4().hex,
         )
+        if isinstance(value, Sequence) or hasattr(value, "__len__"):
+            request.values.extend(float(v) for v in value)  # type: ignore[union-attr]
+        else:
+            request.value = float(value)
         self._should_prune = self.study._call("Report", request).should_prune
 
     def should_prune(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hpo._wire import (
     DIRECTION_TO_PB,
@@ -25,10 +25,16 @@ from hpo._wire import (
 )
 from hpo.errors import InvalidArgumentError
 from hpo.service import AlgorithmSpec, StudyConfig, StudyView, TrialView
-from hpo.service._algorithms import DEFAULT_PRUNER, DEFAULT_SAMPLER
+from hpo.service._algorithms import (
+    DEFAULT_MULTI_OBJECTIVE_PRUNER,
+    DEFAULT_PRUNER,
+    DEFAULT_SAMPLER,
+)
 from hpo.service._config import DEFAULT_LEASE_SECONDS
 from hpo.service._limits import decode_json as json_from_pb
 from hpo.service._options import check_new_study, check_options
+from hpo.service._reports import intermediate_vectors
+from hpo.service._warm_start import WarmStartRecord, WarmStartRequest
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
 
@@ -67,10 +73,13 @@ def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
         "retry_budget": request.retry_budget != 0,
         "lease_seconds": request.lease_seconds != 0,
     }
+    default_pruner = (
+        DEFAULT_PRUNER if len(request.directions) <= 1 else DEFAULT_MULTI_OBJECTIVE_PRUNER
+    )
     config = StudyConfig(
         given=frozenset(name for name, is_set in given.items() if is_set),
         sampler=parse_algorithm("sampler", request.sampler, DEFAULT_SAMPLER),
-        pruner=parse_algorithm("pruner", request.pruner, DEFAULT_PRUNER),
+        pruner=parse_algorithm("pruner", request.pruner, default_pruner),
         search_space=search_space_from_pb("search_space", request.search_space),
         trial_budget=request.trial_budget,
         retry_budget=request.retry_budget,
@@ -87,9 +96,38 @@ def parse_algorithm(kind: str, spec: pb.AlgorithmSpec, default: str) -> Algorith
     return parsed
 
 
+def warm_start_from_pb(request: api.CreateStudyRequest) -> WarmStartRequest | None:
+    if not request.HasField("warm_start"):
+        return None
+    wanted = request.warm_start
+    return WarmStartRequest(
+        auto=wanted.auto, studies=tuple(wanted.studies), data_digests=tuple(wanted.data_digests)
+    )
+
+
+def warm_start_to_pb(record: WarmStartRecord) -> pb.WarmStartRecord:
+    requested = record.requested
+    return pb.WarmStartRecord(
+        requested=pb.WarmStart(
+            auto=requested.auto,
+            studies=list(requested.studies),
+            data_digests=list(requested.data_digests),
+        ),
+        sources=[
+            pb.WarmStartSource(
+                study=s.study,
+                reason=s.reason,
+                trials=s.trials,
+                status=record.status.get(s.study, ""),
+            )
+            for s in record.sources
+        ],
+    )
+
+
 def study_to_pb(view: StudyView) -> pb.Study:
     config = view.config
-    return pb.Study(
+    message = pb.Study(
         name=view.name,
         directions=[DIRECTION_TO_PB[d] for d in view.directions],
         sampler=pb.AlgorithmSpec(
@@ -109,6 +147,9 @@ def study_to_pb(view: StudyView) -> pb.Study:
         },
         study_id=view.study_id,
     )
+    if view.warm_start is not None:
+        message.warm_start.CopyFrom(warm_start_to_pb(view.warm_start))
+    return message
 
 
 # -- trials ----------------------------------------------------------------------------------
@@ -133,9 +174,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
             )
             for k, v in t.params.items()
         ],
-        intermediate_values=[
-            pb.IntermediateValue(step=s, value=v) for s, v in sorted(t.intermediate_values.items())
-        ],
+        intermediate_values=_intermediate_values_to_pb(t),
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,
         fail_reason=view.fail_reason,
@@ -148,6 +187,19 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
     if t.datetime_complete:
         message.complete_time.CopyFrom(_timestamp(t.datetime_complete))
     return message
+
+
+def _intermediate_values_to_pb(trial: FrozenTrial) -> list[pb.IntermediateValue]:
+    """By step; for a study with several directions, each step's vector (and its first
+    value as ``value``)."""
+    vectors = intermediate_vectors(trial)
+    if vectors:
+        return [
+            pb.IntermediateValue(step=s, value=v[0], values=v) for s, v in sorted(vectors.items())
+        ]
+    return [
+        pb.IntermediateValue(step=s, value=v) for s, v in sorted(trial.intermediate_values.items())
+    ]
 
 
 def _timestamp(moment: datetime) -> Timestamp:

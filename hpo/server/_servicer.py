@@ -32,6 +32,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             convert.directions_from_pb(request.directions),
             convert.study_config_from_pb(request),
             load_if_exists=request.load_if_exists,
+            warm_start=convert.warm_start_from_pb(request),
         )
         return convert.study_to_pb(view)
 
@@ -78,6 +79,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             request.value,
             request.request_id,
             study_id=request.study_id,
+            values=list(request.values),
         )
         return api.ReportResponse(should_prune=should_prune)
 

@@ -12,6 +12,7 @@ import optuna
 from hpo.errors import InvalidArgumentError
 from hpo.pruners import LearningCurvePruner
 from hpo.service._limits import decode_json
+from hpo.service._pareto import ParetoSuccessiveHalvingPruner
 
 
 class _ServedGridSampler(optuna.samplers.GridSampler):
@@ -42,14 +43,19 @@ PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
     "patient": optuna.pruners.PatientPruner,
     "threshold": optuna.pruners.ThresholdPruner,
     "learning_curve": LearningCurvePruner,
+    "pareto_successive_halving": ParetoSuccessiveHalvingPruner,
     "none": optuna.pruners.NopPruner,
 }
+#: Pruners that decide on one value per direction (studies with several directions).
+MULTI_OBJECTIVE_PRUNERS = frozenset({"pareto_successive_halving", "none"})
 
 #: Modules an algorithm needs on the coordinator beyond Optuna (and the extra that has them).
 _NEEDS = {"gp": ("torch", "hpo[gp]")}
 
 DEFAULT_SAMPLER = "tpe"
 DEFAULT_PRUNER = "median"
+#: For a study with several directions (Optuna's pruners compare one value).
+DEFAULT_MULTI_OBJECTIVE_PRUNER = "pareto_successive_halving"
 
 
 @dataclass(frozen=True)

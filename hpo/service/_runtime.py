@@ -6,9 +6,10 @@ restarted, can drop an idle study, and several can serve one database.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,6 +28,8 @@ from hpo.errors import (
 )
 from hpo.service._algorithms import build_pruner, build_sampler
 from hpo.service._config import CONFIG_ATTR, StudyConfig
+from hpo.service._warm_start import WarmStartRecord
+from hpo.service._warm_start_sampler import SourceTrials, WarmStartSampler
 from hpo.storage._studies import StudyRow
 from hpo.storage._trial_log import Draft, StudyModel
 
@@ -73,18 +76,30 @@ class StudyRuntime:
     # Optuna Trial objects of running trials, by number: they keep the relative sample drawn
     # at their first suggestion, so later suggestions of the same trial stay consistent.
     running: dict[int, optuna.Trial] = field(default_factory=dict)
+    #: The earlier studies that inform the sampler, when the study asked for a warm start.
+    warm_start: WarmStartRecord | None = None
 
     @classmethod
-    def load(cls, row: StudyRow) -> StudyRuntime:
+    def load(
+        cls,
+        row: StudyRow,
+        warm_start: WarmStartRecord | None = None,
+        sources: Sequence[SourceTrials] = (),
+    ) -> StudyRuntime:
+        """The study of ``row``; ``sources`` are its warm start's trials (``warm_start``)."""
         config = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR))
         n_trials = sum(row.trial_counts.values())
+        sampler = build_sampler(config.sampler, seed_offset=n_trials)
+        if sources:
+            sampler = WarmStartSampler(sampler, sources, row.directions, space=config.search_space)
         return cls(
             name=row.name,
             study_id=row.study_id,
             config=config,
             directions=list(row.directions),
-            sampler=build_sampler(config.sampler, seed_offset=n_trials),
+            sampler=sampler,
             pruner=build_pruner(config.pruner),
+            warm_start=warm_start,
         )
 
     @property
@@ -97,6 +112,18 @@ class StudyRuntime:
         return optuna.Study(
             study_name=self.name, storage=storage, sampler=self.sampler, pruner=self.pruner
         )
+
+    def warm_start_now(self, model: StudyModel) -> WarmStartRecord | None:
+        """The warm start with how the sampler uses each source after ``model``'s trials."""
+        if self.warm_start is None:
+            return None
+        status: dict[str, str] = {}
+        if isinstance(self.sampler, WarmStartSampler):
+            with self.lock:
+                status = self.sampler.status(model.trials)
+        for source in self.warm_start.sources:
+            status.setdefault(source.study, "left out: it has been deleted")
+        return dataclasses.replace(self.warm_start, status=status)
 
     def frozen(self, trials: Trials, number: int) -> FrozenTrial:
         try:

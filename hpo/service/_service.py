@@ -24,7 +24,6 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo._optuna_adapter import trial_id
 from hpo.errors import (
     AlreadyExistsError,
-    FailedPreconditionError,
     InvalidArgumentError,
     PermissionDeniedError,
     ResourceExhaustedError,
@@ -33,7 +32,7 @@ from hpo.errors import (
 )
 from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
-from hpo.service._algorithms import check_sampler_param
+from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS, check_sampler_param
 from hpo.service._census import HeldStudyCensus
 from hpo.service._config import (
     CONFIG_ATTR,
@@ -43,9 +42,17 @@ from hpo.service._config import (
 )
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
+from hpo.service._reports import record_report, report_vector, reported_vectors
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
+from hpo.service._warm_start import (
+    WARM_START_ATTR,
+    WarmStartRecord,
+    WarmStartRequest,
+    choose_sources,
+    load_sources,
+)
 from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import ConditionFailedError
@@ -81,7 +88,11 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         directions: Sequence[StudyDirection],
         config: StudyConfig,
         load_if_exists: bool = False,
+        warm_start: WarmStartRequest | None = None,
     ) -> StudyView:
+        """Create a study (or, with ``load_if_exists``, return the one of that name: its
+        stored configuration and warm start win). ``warm_start`` names the earlier studies
+        that inform its sampler; they are chosen and checked before anything is written."""
         validate_study_name(name)
         caller = current_caller()
         if caller is not None:
@@ -91,11 +102,15 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         studies = self._storage.studies
         if studies.find(name) is None:
             budget = self._storage.budgets
+            attrs: dict[str, Any] = {CONFIG_ATTR: config.to_json()}
+            if warm_start is not None and not warm_start.empty:
+                record = choose_sources(self._storage, warm_start, directions, config)
+                attrs[WARM_START_ATTR] = record.to_json()
             try:
                 studies.create(
                     name,
                     list(directions) or [StudyDirection.MINIMIZE],
-                    {CONFIG_ATTR: config.to_json()},
+                    attrs,
                     lambda study_id: [budget.ensure_statement(study_id, 0)],
                 )
                 return self.get_study(name)
@@ -121,6 +136,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             config=runtime.config,
             trial_counts=dict(model.counts),
             study_id=runtime.study_id,
+            warm_start=runtime.warm_start_now(model),
         )
 
     def list_studies(self) -> list[StudyView]:
@@ -136,8 +152,16 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             except Exception:
                 _logger.exception("study %r: stored configuration unreadable; not listed", row.name)
                 continue
+            warm_start = WarmStartRecord.from_attrs(row.system_attrs)
             views.append(
-                StudyView(row.name, row.directions, config, dict(row.trial_counts), row.study_id)
+                StudyView(
+                    row.name,
+                    row.directions,
+                    config,
+                    dict(row.trial_counts),
+                    study_id=row.study_id,
+                    warm_start=warm_start,
+                )
             )
         return sorted(views, key=lambda view: view.name)
 
@@ -242,33 +266,39 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         value: float,
         request_id: str = "",
         study_id: int = 0,
+        values: Sequence[float] = (),
     ) -> bool:
+        """Record what a trial reached at ``step`` (``value``; or ``values``, one per
+        direction) and answer whether the pruner stops it."""
         if step < 0:
             raise InvalidArgumentError.for_field("step", "must be >= 0")
-        if math.isnan(value):
+        if not values and math.isnan(value):
             raise InvalidArgumentError.for_field("value", "must not be NaN")
         runtime = self._runtime(study, study_id)
-        if runtime.n_objectives > 1:
-            raise FailedPreconditionError(
-                f"study: {study!r} has several directions; Optuna's pruners and Report support one"
-            )
-        digest = request_digest("report", number, step, value)
+        vector = report_vector(
+            value,
+            values,
+            runtime.n_objectives,
+            study,
+            runtime.config.pruner.name,
+            MULTI_OBJECTIVE_PRUNERS,
+        )
+        payload = vector if values else value  # a scalar Report keeps its digest
+        digest = request_digest("report", number, step, payload)
         with runtime.lock:
             try:
                 with self._unit(runtime) as unit:
                     frozen = runtime.frozen(unit.draft, number)
-                    replay = request_id and (
-                        frozen.state.is_finished() or step in frozen.intermediate_values
-                    )
+                    steps = reported_vectors(frozen, runtime.n_objectives)
+                    replay = request_id and (frozen.state.is_finished() or step in steps)
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.running_trial(unit.draft, number)
-                        if step not in frozen.intermediate_values:  # the first value wins
+                        if step not in steps:  # the first value wins
                             limits.check_trial_growth(
                                 "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
                             )
-                            self._storage.optuna.within(unit).set_trial_intermediate_value(
-                                trial_id(frozen), step, value
-                            )
+                            view = self._storage.optuna.within(unit)
+                            record_report(view, trial_id(frozen), step, vector)
                             self._record_request(unit, request_id, "report", digest)
                     # Decided inside the unit: a pruner that fails leaves nothing written.
                     return self._should_prune(runtime, unit, number)
@@ -401,7 +431,8 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             runtime = self._runtimes.get(name)
         if runtime is None:
             row = self._row(name)
-            runtime = StudyRuntime.load(row)
+            warm_start = WarmStartRecord.from_attrs(row.system_attrs)
+            runtime = StudyRuntime.load(row, warm_start, load_sources(self._storage, warm_start))
             if runtime.config.trial_budget:
                 issued = sum(row.trial_counts.get(state, 0) for state in _BUDGET_HOLDERS)
                 self._storage.budgets.ensure(row.study_id, issued=issued)

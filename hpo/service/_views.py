@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial
 
 from hpo._optuna_adapter import trial_id
 from hpo.service._config import StudyConfig
+from hpo.service._warm_start import WarmStartRecord
 from hpo.storage._trial_log import split_trial_id
 
 # Trial system attributes hpo writes (Optuna's own names where Optuna has one).
@@ -25,6 +26,7 @@ class StudyView:
     config: StudyConfig
     trial_counts: Mapping[str, int]
     study_id: int = 0
+    warm_start: WarmStartRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hpo.storage._engine import DuplicateKeyError
@@ -99,6 +100,23 @@ class LineageStore:
         )
         with self._sql.write() as cursor:
             cursor.executemany(sql, [(trial_id, n, s, study_id, v) for n, s, v in values])
+
+    def studies_with_data(self, digests: Sequence[str]) -> dict[int, set[str]]:
+        """Studies whose trials recorded any of ``digests``: study id -> those it recorded."""
+        if not digests:
+            return {}
+        marks = ", ".join("?" for _ in digests)
+        with self._sql.read() as cursor:
+            cursor.execute(
+                self._sql.sql(
+                    f"SELECT DISTINCT study_id, digest FROM hpo_data WHERE digest IN ({marks})"
+                ),
+                tuple(digests),
+            )
+            found: dict[int, set[str]] = {}
+            for study_id, digest in cursor.fetchall():
+                found.setdefault(int(study_id), set()).add(str(digest))
+        return found
 
     def records(self, trial_id: int) -> TrialRecords:
         with self._sql.read() as cursor:

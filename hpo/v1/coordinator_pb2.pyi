@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateStudyRequest(_message.Message):
-    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "load_if_exists")
+    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "load_if_exists", "warm_start")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     SAMPLER_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class CreateStudyRequest(_message.Message):
     RETRY_BUDGET_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LOAD_IF_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
     name: str
     directions: _containers.RepeatedScalarFieldContainer[_study_pb2.Direction]
     sampler: _study_pb2.AlgorithmSpec
@@ -28,7 +29,8 @@ class CreateStudyRequest(_message.Message):
     retry_budget: int
     lease_seconds: float
     load_if_exists: bool
-    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[_study_pb2.Direction, str]]] = ..., sampler: _Optional[_Union[_study_pb2.AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[_study_pb2.AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[_study_pb2.SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., load_if_exists: _Optional[bool] = ...) -> None: ...
+    warm_start: _study_pb2.WarmStart
+    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[_study_pb2.Direction, str]]] = ..., sampler: _Optional[_Union[_study_pb2.AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[_study_pb2.AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[_study_pb2.SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., load_if_exists: _Optional[bool] = ..., warm_start: _Optional[_Union[_study_pb2.WarmStart, _Mapping]] = ...) -> None: ...
 
 class GetStudyRequest(_message.Message):
     __slots__ = ("name",)
@@ -99,20 +101,22 @@ class SuggestResponse(_message.Message):
     def __init__(self, value: _Optional[_Union[_study_pb2.ParamValue, _Mapping]] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "step", "value", "request_id", "study_id")
+    __slots__ = ("study", "trial_number", "step", "value", "request_id", "study_id", "values")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     step: int
     value: float
     request_id: str
     study_id: int
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., study_id: _Optional[int] = ...) -> None: ...
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., study_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
     __slots__ = ("should_prune",)

@@ -120,7 +120,7 @@ class AlgorithmSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., options_json: _Optional[str] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "create_time", "trial_counts", "study_id")
+    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "create_time", "trial_counts", "study_id", "warm_start")
     class TrialCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class Study(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     TRIAL_COUNTS_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
     name: str
     directions: _containers.RepeatedScalarFieldContainer[Direction]
     sampler: AlgorithmSpec
@@ -150,15 +151,48 @@ class Study(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     trial_counts: _containers.ScalarMap[str, int]
     study_id: int
-    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[Direction, str]]] = ..., sampler: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_counts: _Optional[_Mapping[str, int]] = ..., study_id: _Optional[int] = ...) -> None: ...
+    warm_start: WarmStartRecord
+    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[Direction, str]]] = ..., sampler: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_counts: _Optional[_Mapping[str, int]] = ..., study_id: _Optional[int] = ..., warm_start: _Optional[_Union[WarmStartRecord, _Mapping]] = ...) -> None: ...
+
+class WarmStart(_message.Message):
+    __slots__ = ("auto", "studies", "data_digests")
+    AUTO_FIELD_NUMBER: _ClassVar[int]
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    DATA_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    auto: bool
+    studies: _containers.RepeatedScalarFieldContainer[str]
+    data_digests: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, auto: _Optional[bool] = ..., studies: _Optional[_Iterable[str]] = ..., data_digests: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WarmStartSource(_message.Message):
+    __slots__ = ("study", "reason", "trials", "status")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    study: str
+    reason: str
+    trials: int
+    status: str
+    def __init__(self, study: _Optional[str] = ..., reason: _Optional[str] = ..., trials: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+
+class WarmStartRecord(_message.Message):
+    __slots__ = ("requested", "sources")
+    REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    requested: WarmStart
+    sources: _containers.RepeatedCompositeFieldContainer[WarmStartSource]
+    def __init__(self, requested: _Optional[_Union[WarmStart, _Mapping]] = ..., sources: _Optional[_Iterable[_Union[WarmStartSource, _Mapping]]] = ...) -> None: ...
 
 class IntermediateValue(_message.Message):
-    __slots__ = ("step", "value")
+    __slots__ = ("step", "value", "values")
     STEP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
     step: int
     value: float
-    def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Trial(_message.Message):
     __slots__ = ("study", "number", "state", "values", "params", "intermediate_values", "start_time", "complete_time", "user_attrs", "client_id", "retry_of", "fail_reason", "study_id")
