@@ -22,7 +22,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,13 @@ import grpc
 
 from hpo.server._handlers import rewrap
 from hpo.server._streams import peer_host
-from hpo.service._access import Caller, calling_as
+from hpo.service._access import Principal, calling_as
 from hpo.service._limits import ServerLimits
 
 _logger = logging.getLogger("hpo.server")
 ROLES = ("user", "admin")
 # Health checks pass without a token, so load balancers and orchestrators can probe.
 OPEN_METHODS_PREFIX = "/grpc.health.v1.Health/"
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    role: str
-
-    @property
-    def admin(self) -> bool:
-        return self.role == "admin"
 
 
 def hash_token(token: str) -> str:
@@ -92,7 +81,7 @@ class TokenTable:
                 raise ValueError(
                     f"{path}:{number}: expected '<principal> <user|admin> sha256:<hex>'"
                 )
-            entries.append((parts[2], Principal(parts[0], parts[1])))
+            entries.append((parts[2], Principal(parts[0], admin=parts[1] == "admin")))
         if not entries:
             raise ValueError(f"{path}: no tokens")
         return cls(entries)
@@ -274,5 +263,5 @@ class TokenInterceptor(grpc.ServerInterceptor):
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"rate limit of {principal.name!r} exceeded; retry later",
             )
-        with calling_as(Caller(principal.name, principal.admin)):
+        with calling_as(principal):
             yield

@@ -135,7 +135,7 @@ class StudyRuntime:
                 f"trial_number: study {self.name!r} has no trial {number}"
             ) from None
 
-    def running_trial(self, trials: Trials, number: int) -> FrozenTrial:
+    def require_running(self, trials: Trials, number: int) -> FrozenTrial:
         """The trial, which must be RUNNING; otherwise the precise precondition error."""
         trial = self.frozen(trials, number)
         if trial.state.is_finished():

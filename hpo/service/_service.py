@@ -236,7 +236,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             raise InvalidArgumentError.for_field("name", "must be non-empty")
         runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
-            frozen = runtime.running_trial(unit.draft, number)
+            frozen = runtime.require_running(unit.draft, number)
             if name in frozen.distributions:
                 if frozen.distributions[name] != distribution:
                     raise InvalidArgumentError.for_field(
@@ -292,7 +292,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     steps = reported_vectors(frozen, runtime.n_objectives)
                     replay = request_id and (frozen.state.is_finished() or step in steps)
                     if not (replay and self._replayed(runtime, request_id, digest)):
-                        frozen = runtime.running_trial(unit.draft, number)
+                        frozen = runtime.require_running(unit.draft, number)
                         if step not in steps:  # the first value wins
                             limits.check_trial_growth(
                                 "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
@@ -328,7 +328,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     if frozen.state.is_finished() and request_id:
                         if self._replayed(runtime, request_id, digest):
                             return TrialView(study, frozen)
-                    frozen = runtime.running_trial(unit.draft, number)
+                    frozen = runtime.require_running(unit.draft, number)
                     self._record_request(unit, request_id, "tell", digest)
                     self._finish(runtime, unit, frozen, state, values, fail_reason)
                     frozen = unit.draft.trial(number)
@@ -342,10 +342,10 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
     @fresh_study
     def heartbeat(self, study: str, number: int, study_id: int = 0) -> float:
         runtime = self._runtime(study, study_id)
-        frozen = runtime.running_trial(self._current(runtime), number)
+        frozen = runtime.require_running(self._current(runtime), number)
         if not self._storage.leases.renew(trial_id(frozen)):
             # It finished between the read and the renewal: say how.
-            runtime.running_trial(self._current(runtime), number)
+            runtime.require_running(self._current(runtime), number)
         return runtime.config.lease_seconds
 
     @fresh_study
@@ -356,7 +356,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             raise InvalidArgumentError.for_field("key", "must be non-empty")
         runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
-            frozen = runtime.running_trial(unit.draft, number)
+            frozen = runtime.require_running(unit.draft, number)
             limits.check_trial_growth(
                 "value_json", frozen, limits.user_attr_growth(frozen, key, value)
             )
@@ -392,7 +392,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         change only while it runs: FAILED_PRECONDITION after)."""
         runtime = self._runtime(study)
         with runtime.lock:
-            frozen = runtime.running_trial(self._current(runtime), number)
+            frozen = runtime.require_running(self._current(runtime), number)
             yield self._ref(runtime, frozen)
 
     # -- memory ----------------------------------------------------------------------------

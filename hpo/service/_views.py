@@ -31,13 +31,21 @@ class StudyView:
 
 @dataclass(frozen=True)
 class TrialView:
+    """A trial as the service hands it out: to the wire, and to the tracking and registry
+    services (which key their rows by ``study_id`` and ``trial_id``)."""
+
     study: str
     trial: FrozenTrial
     client_id: str = ""
 
     @property
     def study_id(self) -> int:
-        return split_trial_id(trial_id(self.trial))[0]
+        return split_trial_id(self.trial_id)[0]
+
+    @property
+    def trial_id(self) -> int:
+        """The storage's id of the trial (for the tracking and registry rows)."""
+        return trial_id(self.trial)
 
     @property
     def fail_reason(self) -> str:
@@ -47,19 +55,6 @@ class TrialView:
     def retry_of(self) -> int | None:
         history = self.trial.system_attrs.get(RETRY_HISTORY_ATTR)
         return int(history[-1]) if history else None
-
-
-@dataclass(frozen=True)
-class TrialRef:
-    """A trial located for the tracking and registry services."""
-
-    study: str
-    study_id: int
-    trial: FrozenTrial
-
-    @property
-    def trial_id(self) -> int:
-        return trial_id(self.trial)
 
 
 @dataclass(frozen=True)
