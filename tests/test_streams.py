@@ -14,8 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from hpo.server import Coordinator, ServerSecurity, add_token
-from hpo.service._limits import ServerLimits
+from hpo.server import Coordinator, ServerLimits, ServerSecurity, add_token
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
