@@ -17,8 +17,7 @@ import pytest
 from dbstate import database_digest
 from serverproc import hpo_server
 
-from hpo.server import Coordinator, ServerSecurity, add_token
-from hpo.service._limits import ServerLimits
+from hpo.server import Coordinator, ServerLimits, ServerSecurity, add_token
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import registry_pb2 as reg

@@ -131,7 +131,7 @@ def test_the_cli_says_in_one_line_what_mlflow_refused(sqlite_coordinator, tmp_pa
         lambda t: t.suggest_float("../../m'", 0, 1), n_trials=1
     )
     command = [sys.executable, "-m", "hpo.cli", "export", "mlflow", "--study", "cli"]
-    command += ["--address", sqlite_coordinator.address]
+    command += ["--coordinator", sqlite_coordinator.address]
     done = subprocess.run(
         [*command, "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
         capture_output=True,

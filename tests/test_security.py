@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 import hpo
 from hpo.client import connect
 from hpo.client._connection import ClientSecurity
-from hpo.server import Coordinator, ServerSecurity, add_token
+from hpo.server import Coordinator, ServerLimits, ServerSecurity, add_token
 from hpo.v1 import coordinator_pb2 as api
 
 
@@ -227,7 +227,6 @@ def test_sighup_reads_the_token_file_and_the_server_keeps_serving(sqlite_url, tm
 def test_calls_without_a_valid_token_are_rate_limited_and_logged_in_summary(
     sqlite_url, tmp_path, caplog
 ) -> None:
-    from hpo.service._limits import ServerLimits
 
     path = tmp_path / "tokens"
     alice = add_token(path, "alice")

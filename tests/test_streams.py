@@ -6,6 +6,7 @@ RESOURCE_EXHAUSTED, and an idle upload is ended, freeing its slot."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import blake3
@@ -13,8 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from hpo.server import Coordinator, ServerSecurity, add_token
-from hpo.service._limits import ServerLimits
+from hpo.server import Coordinator, ServerLimits, ServerSecurity, add_token
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
@@ -87,7 +87,8 @@ class IdleUpload:
             yield trk.UploadArtifactRequest(header=header)
             self.release.wait(60)
 
-        self.future = stub.UploadArtifact.future(requests(), timeout=60, metadata=bearer(token))
+        metadata = bearer(token) if token else ()
+        self.future = stub.UploadArtifact.future(requests(), timeout=60, metadata=metadata)
 
     def code(self) -> grpc.StatusCode:
         error = self.future.exception(timeout=30)
@@ -145,3 +146,46 @@ def test_idle_uploads_do_not_starve_unary_calls(server) -> None:
             complete, timeout=PROMPTLY, metadata=bearer(tokens["alice"])
         )
         assert record.size_bytes == len(data)
+
+
+def test_the_sdk_waits_for_a_stream_to_spare(sqlite_url, tmp_path) -> None:
+    """One stream per caller: an SDK upload while another is open is sent again once the
+    other has ended (here: closed for idling), rather than failing."""
+    import hpo
+
+    limits = ServerLimits(streams_per_caller=1, stream_idle_seconds=1.0)
+    with Coordinator(sqlite_url, limits=limits) as coordinator:
+        study = hpo.create_study("busy", address=coordinator.address)
+        trial = study.ask()
+        with grpc.insecure_channel(coordinator.address) as channel:
+            idle = IdleUpload(trk_grpc.TrackingStub(channel), "", "busy", trial.number)
+            uploading = tmp_path / "hpo-artifacts" / "tmp"
+            while not any(uploading.iterdir()):  # the idle upload holds the one stream
+                assert not idle.future.done(), idle.code()
+                time.sleep(0.01)
+            model = tmp_path / "model.bin"
+            model.write_bytes(b"weights" * 1000)
+            record = trial.log_artifact(model)
+            idle.release.set()
+            assert idle.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert record.size_bytes == model.stat().st_size
+
+
+def test_watchers_hear_the_shutdown_and_the_stop_does_not_hang(sqlite_url) -> None:
+    """Stopping while watches close: grpcio-health-checking's servicer could deadlock here
+    (it sends under its lock); every open watch is told NOT_SERVING."""
+    coordinator = Coordinator(sqlite_url, max_workers=THREADS, limits=LIMITS).start()
+    channel = grpc.insecure_channel(coordinator.address)
+    health = health_pb2_grpc.HealthStub(channel)
+    watches = [health.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(8)]
+    for watch in watches:
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    for watch in watches[:4]:
+        watch.cancel()
+    stopper = threading.Thread(target=coordinator.stop, args=(2.0,))
+    stopper.start()
+    for watch in watches[4:]:
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    stopper.join(30)
+    assert not stopper.is_alive(), "stop() hung"
+    channel.close()

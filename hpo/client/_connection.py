@@ -6,7 +6,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,15 +99,24 @@ class Connection:
             return type(error)(f"{error.message} ({hint})")
         return error
 
-    def upload(self, requests: Iterator[Any], timeout: float | None = None) -> Any:
-        """UploadArtifact: stream ``requests`` (header, then chunks). Not retried here: the
-        caller re-sends the whole stream, which is safe (content-addressed)."""
-        try:
-            return self._stubs["tracking"].UploadArtifact(
-                requests, timeout=timeout or self.timeout, metadata=self._metadata
-            )
-        except grpc.RpcError as e:
-            raise self._explained(_error_from_rpc(e)) from None
+    def upload(self, requests: Callable[[], Iterator[Any]], timeout: float | None = None) -> Any:
+        """UploadArtifact: stream ``requests()`` (header, then chunks). Sent again from the
+        start (safe: content-addressed) while the coordinator has no stream to spare
+        (RESOURCE_EXHAUSTED on ``streams``), with backoff for up to ``retry_seconds``."""
+        give_up = time.monotonic() + self.retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                return self._stubs["tracking"].UploadArtifact(
+                    requests(), timeout=timeout or self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError as e:
+                error = _error_from_rpc(e)
+                busy = error.code == "RESOURCE_EXHAUSTED" and error.message.startswith("streams:")
+                if not busy or time.monotonic() + delay > give_up:
+                    raise self._explained(error) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
     def download(self, request: Any, timeout: float | None = None) -> Iterator[bytes]:
         """DownloadArtifact: the artifact's bytes, chunk by chunk."""

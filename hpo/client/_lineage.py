@@ -84,7 +84,7 @@ def log_artifact(
             while chunk := f.read(CHUNK):
                 yield trk.UploadArtifactRequest(chunk=chunk)
 
-    return connection.upload(requests())
+    return connection.upload(requests)
 
 
 def trial_lineage(connection: Connection, study: str, number: int) -> trk.TrialLineage:

@@ -6,11 +6,13 @@ from hpo._address import is_loopback
 from hpo.server._auth import Principal, TokenTable, add_token, hash_token
 from hpo.server._coordinator import SERVICE_NAME, Coordinator
 from hpo.server._security import ServerSecurity
+from hpo.service._limits import ServerLimits
 
 __all__ = [
     "SERVICE_NAME",
     "Coordinator",
     "Principal",
+    "ServerLimits",
     "ServerSecurity",
     "TokenTable",
     "add_token",

@@ -8,11 +8,12 @@ from typing import Any
 
 import grpc
 import optuna
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hpo import _metrics
 from hpo._defaults import DEFAULT_STORAGE_URL
 from hpo.server._errors import ErrorInterceptor
+from hpo.server._health import HealthService
 from hpo.server._lineage_servicers import RegistryServicer, TrackingServicer
 from hpo.server._rpc_metrics import RpcMetricsInterceptor
 from hpo.server._security import ServerSecurity
@@ -94,7 +95,7 @@ class Coordinator:
         self._reaper = LeaseReaper(
             self.service, interval=reap_interval, idle_seconds=study_idle_seconds
         )
-        self._health = health.HealthServicer()
+        self._health = HealthService()
         api_grpc.add_CoordinatorServicer_to_server(CoordinatorServicer(self.service), self._server)
         trk_grpc.add_TrackingServicer_to_server(TrackingServicer(self.tracking), self._server)
         reg_grpc.add_RegistryServicer_to_server(RegistryServicer(self.registry), self._server)

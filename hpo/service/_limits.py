@@ -8,6 +8,7 @@ check raises before anything is written.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -169,8 +170,13 @@ def attr_bytes(key: str, value: Any) -> int:
 
 def param_bytes(name: str, distribution: BaseDistribution | None) -> int:
     """A parameter with its distribution (all categorical choices) and value, with framing."""
-    described = distribution_to_json(distribution) if distribution is not None else ""
-    return len(name.encode()) + len(described.encode()) + 32
+    described = _distribution_bytes(distribution) if distribution is not None else 0
+    return len(name.encode()) + described + 32
+
+
+@functools.lru_cache(maxsize=4096)  # a study uses few distributions, over and over
+def _distribution_bytes(distribution: BaseDistribution) -> int:
+    return len(distribution_to_json(distribution).encode())
 
 
 def trial_bytes(trial: FrozenTrial) -> int:

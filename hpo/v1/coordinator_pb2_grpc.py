@@ -181,7 +181,8 @@ class CoordinatorServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetTrialUserAttr(self, request, context):
-        """Sets a user attribute on a running trial.
+        """Sets a user attribute on a running trial. RESOURCE_EXHAUSTED when the trial would
+        grow past 4 MiB (parameters, reported values and user attributes together).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -94,14 +94,18 @@ class TrackingServicer:
     def UploadArtifact(self, request_iterator, context):
         """Uploads a file for a running trial: first message a header, then chunks of at most 1 MiB.
         The file is stored under its digest only once complete and verified against the header's
-        digest: an interrupted upload leaves nothing behind.
+        digest: an interrupted upload leaves nothing behind. Past the coordinator's size limit
+        (2 GiB unless set otherwise) RESOURCE_EXHAUSTED, as soon as the stream crosses it; while
+        the caller has too many streams open, RESOURCE_EXHAUSTED ("streams: ...", retry later);
+        a stream with no message for 30 s is closed with DEADLINE_EXCEEDED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DownloadArtifact(self, request, context):
-        """Streams a stored artifact back, in chunks, by digest.
+        """Streams a stored artifact back, in chunks, by digest. NOT_FOUND unless a study or model
+        the caller may see recorded that digest (admins: any). Stream limits as for uploads.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
