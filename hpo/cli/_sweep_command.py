@@ -49,7 +49,7 @@ def sweep(
         str | None,
         typer.Option(
             help="median, percentile, successive_halving, hyperband, wilcoxon, "
-            "patient, threshold, none. New study: median."
+            "patient, threshold, learning_curve, none. New study: median."
         ),
     ] = None,
     pruner_options: Annotated[str | None, typer.Option(help="Pruner options as JSON.")] = None,
