@@ -3,7 +3,7 @@
 # head and Ray workers (KubeRay runs `ray start` in it), and sweeps (`hpo sweep`).
 #
 #   docker build -t hpo:0.1.0 .                          # coordinator, Ray, sweeps
-#   docker build --build-arg HPO_EXTRAS=gp -t hpo:0.1.0-gp .
+#   docker build --build-arg HPO_EXTRAS=sweep,gp -t hpo:0.1.0-gp .
 #
 # The install step is scripts/install.sh, the same script CI (.ci/run) runs.
 
@@ -14,8 +14,9 @@ ARG RAY_VERSION=2.60.0
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ARG RAY_VERSION
-# Extras of pyproject.toml to install, comma-separated (e.g. gp); none by default.
-ARG HPO_EXTRAS=""
+# Extras of pyproject.toml to install, comma-separated: sweep (Ray's worker pool and
+# scikit-learn, which the examples use) by default; add gp for GPSampler (torch).
+ARG HPO_EXTRAS="sweep"
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/hpo/venv
 ENV PATH=/opt/hpo/venv/bin:$PATH

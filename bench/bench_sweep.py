@@ -58,6 +58,12 @@ class TuneTrial:
     def should_prune(self) -> bool:
         return False  # ASHA stops the trial itself
 
+    def log_data(self, data: object, name: str | None = None) -> None:
+        pass  # lineage is hpo's; Tune's side of the comparison records none
+
+    def log_artifact(self, path: object, name: str | None = None) -> None:
+        pass
+
 
 def tune_run(trainable, space: dict, n: int, metric: str, mode: str, seed: int, scheduler=None):
     from ray import tune

@@ -6,12 +6,17 @@ each; the coordinator's pruner stops hopeless trials. Maximize the returned accu
     hpo sweep examples/digits_sgd.py:objective --study digits --direction maximize \\
         --trials 60 --workers 2 --pruner successive_halving
 
-The data loads once per worker process (at import), not once per trial.
+The data loads once per worker process (at import), not once per trial. Each trial records
+the data it trained on (a content hash) and uploads its model, so the best one can be
+registered: `hpo models register digits-clf --study digits`.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -31,9 +36,9 @@ X_train, X_val = _scaler.transform(_X_train), _scaler.transform(_X_val)
 CLASSES = np.unique(_y)
 
 
-def objective(trial) -> float:
-    """Validation accuracy of an SGD linear classifier after up to EPOCHS epochs."""
-    clf = SGDClassifier(
+def suggest_classifier(trial) -> SGDClassifier:
+    """The search space: an SGD linear classifier's loss, penalty and step sizes."""
+    return SGDClassifier(
         loss=trial.suggest_categorical("loss", ["hinge", "log_loss", "modified_huber"]),
         penalty=trial.suggest_categorical("penalty", ["l2", "l1", "elasticnet"]),
         alpha=trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
@@ -41,6 +46,13 @@ def objective(trial) -> float:
         eta0=trial.suggest_float("eta0", 1e-4, 1.0, log=True),
         random_state=0,
     )
+
+
+def objective(trial) -> float:
+    """Validation accuracy of an SGD linear classifier after up to EPOCHS epochs."""
+    trial.log_data(_X, name="digits-features")
+    trial.log_data(_y, name="digits-labels")
+    clf = suggest_classifier(trial)
     rng = np.random.default_rng(trial.number)
     accuracy = 0.0
     for epoch in range(EPOCHS):
@@ -50,4 +62,8 @@ def objective(trial) -> float:
         trial.report(accuracy, epoch)
         if trial.should_prune():
             raise optuna.TrialPruned()
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "model.pkl"
+        model.write_bytes(pickle.dumps({"scaler": _scaler, "classifier": clf}))
+        trial.log_artifact(model)
     return accuracy

@@ -28,7 +28,7 @@ from optuna import TrialPruned  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
 from hpo import registry  # noqa: E402
-from hpo.client import Study, Trial, create_study, load_study  # noqa: E402
+from hpo.client import ClientSecurity, Study, Trial, create_study, load_study  # noqa: E402
 from hpo.errors import (  # noqa: E402
     AlreadyExistsError,
     BudgetSpentError,
@@ -49,6 +49,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExistsError",
     "BudgetSpentError",
+    "ClientSecurity",
     "FailedPreconditionError",
     "FrozenTrial",
     "HpoError",

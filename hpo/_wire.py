@@ -32,6 +32,47 @@ TRIAL_STATES = {
 }
 STATE_TO_PB = {v: k for k, v in TRIAL_STATES.items()}
 DIRECTION_TO_PB = {v: k for k, v in DIRECTIONS.items()}
+#: Each trial state's one name for people and scripts: the CLI's tables and ``--state``,
+#: ``--json`` (upper case), the sweep's progress, ``Study.tell(state="pruned")``.
+STATE_NAMES = {
+    pb.TRIAL_STATE_RUNNING: "running",
+    pb.TRIAL_STATE_COMPLETE: "complete",
+    pb.TRIAL_STATE_PRUNED: "pruned",
+    pb.TRIAL_STATE_FAILED: "failed",
+    pb.TRIAL_STATE_WAITING: "waiting",
+}
+# Also Optuna's spelling of a failed trial.
+_STATES_BY_NAME = {name: TRIAL_STATES[v] for v, name in STATE_NAMES.items()} | {
+    "fail": TrialState.FAIL
+}
+
+
+# -- trial states ----------------------------------------------------------------------------
+
+
+def state_name(value: pb.TrialState) -> str:
+    """``"complete"`` for ``TRIAL_STATE_COMPLETE``; ``"unspecified"`` for an unset state."""
+    return STATE_NAMES.get(value, "unspecified")
+
+
+def state_from_name(field: str, name: str | TrialState) -> TrialState:
+    """A state from its name in any case (``"pruned"``, ``"FAIL"``, ``"failed"``), or
+    InvalidArgumentError naming ``field``."""
+    if isinstance(name, TrialState):
+        return name
+    state = _STATES_BY_NAME.get(str(name).strip().lower())
+    if state is None:
+        raise InvalidArgumentError.for_field(
+            field, f"{name!r} is not a trial state; use one of {', '.join(STATE_NAMES.values())}"
+        )
+    return state
+
+
+def state_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """A study's ``trial_counts`` (keyed by the enum's names) as a count for every state name."""
+    return {name: int(counts.get(pb.TrialState.Name(v), 0)) for v, name in STATE_NAMES.items()}
+
+
 #: A trial system attribute per step holding the values reported at it, one per direction,
 #: for a study with several directions (its intermediate value is the first of them).
 INTERMEDIATE_VECTOR_PREFIX = "hpo:intermediate:"
@@ -83,6 +124,11 @@ def distribution_from_pb(field: str, message: pb.Distribution) -> BaseDistributi
             if step is not None and not (math.isfinite(step) and step > 0):
                 raise InvalidArgumentError.for_field(
                     f"{field}.float_distribution.step", "must be > 0"
+                )
+            # Samplers compute with the width, widened by half a step at each end.
+            if not math.isfinite(d.high - d.low + (step or 0.0)):
+                raise InvalidArgumentError.for_field(
+                    f"{field}.float_distribution", "the range's width overflows; narrow it"
                 )
             return FloatDistribution(d.low, d.high, log=d.log, step=step)
         if kind == "int_distribution":

@@ -70,11 +70,17 @@ class InvalidArgumentError(HpoError, ValueError):
     """
 
     code = "INVALID_ARGUMENT"
+    #: The offending field and what is wrong with it, when raised in this process with
+    #: :meth:`for_field` (so the CLI can name its own option); empty for errors received.
+    field = ""
+    problem = ""
 
     @classmethod
     def for_field(cls, field: str, problem: str) -> InvalidArgumentError:
         """An error whose message starts with the offending field's name."""
-        return cls(f"{field}: {problem}")
+        error = cls(f"{field}: {problem}")
+        error.field, error.problem = field, problem
+        return error
 
 
 class NotFoundError(HpoError):

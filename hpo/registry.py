@@ -12,11 +12,10 @@ import os
 import uuid
 from pathlib import Path
 
-import blake3
-
 from hpo.client import connect, resolve_address
 from hpo.client._connection import Connection
 from hpo.errors import IntegrityError
+from hpo.tracking import hash_file
 from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import tracking_pb2 as trk
 
@@ -107,29 +106,21 @@ def load(
     model = get_version(name, version=version, alias=alias, address=connection.address)
     digest = model.artifact.digest
     target = cache_dir() / digest / model.artifact.name
-    if target.is_file() and _digest_of(target) == digest:
+    if target.is_file() and hash_file(target) == digest:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
-        hasher = blake3.blake3()
         with open(partial, "wb") as out:
             for chunk in connection.download(trk.DownloadArtifactRequest(digest=digest)):
-                hasher.update(chunk)
                 out.write(chunk)
-        if hasher.hexdigest() != digest:
+        received = hash_file(partial)
+        if received != digest:
             raise IntegrityError(
-                f"artifact of {name} v{model.version} hashes to {hasher.hexdigest()}, "
+                f"artifact of {name} v{model.version} hashes to {received}, "
                 f"not its recorded {digest}"
             )
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
     return target
-
-
-def _digest_of(path: Path) -> str:
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    if path.stat().st_size:
-        hasher.update_mmap(path)
-    return hasher.hexdigest()

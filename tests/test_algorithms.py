@@ -26,6 +26,7 @@ PRUNER_SPECS = {
     "wilcoxon": {"name": "wilcoxon"},
     "patient": {"name": "patient", "patience": 1, "wrapped_pruner": {"name": "median"}},
     "threshold": {"name": "threshold", "upper": 10.0},
+    "learning_curve": {"name": "learning_curve", "n_startup_trials": 1},
     "pareto_successive_halving": {"name": "pareto_successive_halving", "reduction_factor": 2},
     "none": {"name": "none"},
 }

@@ -4,12 +4,11 @@ its status code, a message naming the field, and leaves the database as it was."
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-from db_state import db_digest
+from dbstate import database_digest as db_digest
 
 from hpo.server import Coordinator
 from hpo.v1 import coordinator_pb2 as api
@@ -24,12 +23,6 @@ MIN = pb.DIRECTION_MINIMIZE
 
 def float_dist(low: float, high: float, **kw: Any) -> pb.Distribution:
     return pb.Distribution(float_distribution=pb.FloatDistribution(low=low, high=high, **kw))
-
-
-@pytest.fixture
-def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
-    with grpc.insecure_channel(coordinator.address) as channel:
-        yield api_grpc.CoordinatorStub(channel)
 
 
 @pytest.fixture

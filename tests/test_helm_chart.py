@@ -253,7 +253,7 @@ def test_sweeps_as_a_job_and_as_a_rayjob() -> None:
         "--study",
         "digits_sgd",
     ]
-    assert "--resume" in sweep["args"] and "--coordinator" in sweep["args"]
+    assert "--coordinator" in sweep["args"]  # a restarted pod's same command goes on
     env = env_of(sweep)
     assert env["RAY_ADDRESS"] == "ray://hpo-ray-head:10001"
     assert {"HPO_TOKEN", "HPO_TLS_CA"} <= set(env)

@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import grpc
+from dbstate import database_digest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -57,12 +58,15 @@ class StudyLifeCycle(RuleBasedStateMachine):
         self.folder.cleanup()
 
     def _refused(self, call, request, code=grpc.StatusCode.FAILED_PRECONDITION) -> None:
+        """The call is refused with ``code`` and the database is exactly as it was."""
+        before = database_digest(self.coordinator.storage.engine)
         try:
             call(request)
         except grpc.RpcError as e:
             assert e.code() == code, e.details()
         else:
             raise AssertionError(f"{request} was accepted")
+        assert database_digest(self.coordinator.storage.engine) == before, "a refusal wrote"
 
     def _running(self) -> list[int]:
         return [n for n, t in enumerate(self.trials) if t["state"] == "RUNNING"]

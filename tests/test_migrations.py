@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+import json
+from pathlib import Path
+from typing import Any
 
+import optuna
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from optuna.storages import JournalStorage
+from optuna.storages.journal import BaseJournalBackend
+
+import hpo.storage
 from hpo.storage import open_storage
+from hpo.storage._engine import create_engine
 from hpo.storage._tables import metadata
 
 
@@ -16,5 +28,82 @@ def test_migrated_schema_matches_the_tables_in_code(db_url: str) -> None:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
         open_storage(db_url).close()  # a second upgrade is a no-op
+    finally:
+        storage.close()
+
+
+class _OldJournal(BaseJournalBackend):
+    """The journal table of hpo before 0005, written the way that version wrote it."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT payload FROM hpo_journal WHERE seq >= :n ORDER BY seq"),
+                {"n": log_number_from},
+            ).scalars()
+            return [json.loads(r) for r in rows]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as conn:
+            last = conn.execute(sa.text("SELECT MAX(seq) FROM hpo_journal")).scalar()
+            first = 0 if last is None else last + 1
+            for i, log in enumerate(logs):
+                conn.execute(
+                    sa.text("INSERT INTO hpo_journal (seq, payload) VALUES (:s, :p)"),
+                    {"s": first + i, "p": json.dumps(log)},
+                )
+
+
+def test_an_old_journal_becomes_per_study_logs(db_url: str) -> None:
+    engine = create_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(Path(hpo.storage.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    old = JournalStorage(_OldJournal(engine))
+    optuna.create_study(study_name="first", storage=old)  # an empty study
+    second = optuna.create_study(
+        study_name="second", storage=old, directions=["minimize", "maximize"]
+    )
+    second.set_user_attr("team", "vision")
+    for x in (0.1, 0.2, 0.3):
+        trial = second.ask()
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr("x", x)
+        second.tell(trial, [x, 1 - x])
+    running = second.ask()
+    running.suggest_int("n", 1, 4)
+    expected = [
+        (t.number, t.state, t.values, t.params, t.intermediate_values) for t in second.trials
+    ]
+    old_ids = [t._trial_id for t in second.trials]
+    with engine.begin() as conn:  # lineage recorded under the old trial id of trial 1
+        conn.execute(
+            sa.text("INSERT INTO hpo_lineage (trial_id, study_id, payload) VALUES (:t, :s, '{}')"),
+            {"t": old_ids[1], "s": second._study_id},
+        )
+    engine.dispose()
+
+    storage = open_storage(db_url)  # upgrades to the newest schema
+    try:
+        view = storage.optuna
+        assert sorted(s.study_name for s in view.get_all_studies()) == ["first", "second"]
+        migrated = optuna.load_study(study_name="second", storage=view)
+        assert migrated.user_attrs == {"team": "vision"}
+        assert [
+            (t.number, t.state, t.values, t.params, t.intermediate_values) for t in migrated.trials
+        ] == expected
+        new_ids = [t._trial_id for t in migrated.trials]
+        assert storage.lineage.records(new_ids[1]).lineage == "{}"
+        assert set(storage.leases.all_for_study(migrated._study_id)) == {new_ids[3]}
+        with storage.engine.connect() as conn:
+            assert not sa.inspect(conn).has_table("hpo_journal")
+        # And the study goes on: a new trial gets the next number.
+        migrated.tell(migrated.ask(), [0.0, 1.0])
+        assert [t.number for t in migrated.trials] == [0, 1, 2, 3, 4]
     finally:
         storage.close()

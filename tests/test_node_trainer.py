@@ -22,7 +22,7 @@ def node(trainer: Path, *args: str) -> dict:
 
 def test_node_trainer_runs_a_study_with_pruning(node_trainer, sqlite_coordinator: Coordinator):
     address = sqlite_coordinator.address
-    out = node(node_trainer, "--address", address, "--study", "node", "--trials", "14")
+    out = node(node_trainer, "--coordinator", address, "--study", "node", "--trials", "14")
     assert [t["number"] for t in out["trials"]] == list(range(14))
 
     study = hpo.load_study("node", address=address)
@@ -41,7 +41,7 @@ def test_node_trainer_runs_a_study_with_pruning(node_trainer, sqlite_coordinator
 
 def test_node_bad_input_gets_invalid_argument_naming_the_field(node_trainer, sqlite_coordinator):
     address = sqlite_coordinator.address
-    out = node(node_trainer, "--address", address, "--study", "bad", "--check-errors")
+    out = node(node_trainer, "--coordinator", address, "--study", "bad", "--check-errors")
     fields = {
         "low_above_high": "distribution.float_distribution",
         "no_distribution": "distribution",
@@ -95,7 +95,7 @@ def test_node_trainer_with_tls_and_a_token(node_trainer, sqlite_url, tmp_path) -
         address = f"localhost:{coordinator.port}"
         out = node(
             node_trainer,
-            "--address",
+            "--coordinator",
             address,
             "--study",
             "tls",
@@ -111,7 +111,7 @@ def test_node_trainer_with_tls_and_a_token(node_trainer, sqlite_url, tmp_path) -
             [
                 "node",
                 "trainer.js",
-                "--address",
+                "--coordinator",
                 address,
                 "--study",
                 "tls",

@@ -4,7 +4,7 @@ may do everything."""
 from __future__ import annotations
 
 import pytest
-from db_state import db_digest
+from dbstate import database_digest as db_digest
 
 import hpo
 from hpo.client import connect

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import numpy as np
 import pytest
-from db_state import db_digest
+from dbstate import database_digest as db_digest
 from optuna.distributions import FloatDistribution
 from optuna.study import StudyDirection
 

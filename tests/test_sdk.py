@@ -118,9 +118,61 @@ def test_load_study_and_errors(sqlite_coordinator: Coordinator) -> None:
         hpo.create_study("bad", sampler="simulated_annealing", address=address)
 
 
+def test_load_if_exists_names_every_setting_that_differs(sqlite_coordinator) -> None:
+    """Never a silent choice between the stored settings and the requested ones."""
+    address = sqlite_coordinator.address
+    stored = hpo.create_study(
+        "kept", direction="maximize", sampler={"name": "tpe", "seed": 1}, trial_budget=5,
+        address=address,
+    )  # fmt: skip
+    stored.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(hpo.FailedPreconditionError) as info:
+        hpo.create_study(
+            "kept", direction="minimize", sampler="random", pruner="none", trial_budget=3,
+            load_if_exists=True, address=address,
+        )  # fmt: skip
+    assert info.value.message == (
+        "study 'kept' exists with other settings: directions: stored maximize, requested "
+        'minimize; sampler: stored tpe {"seed": 1}, requested random; pruner: stored median, '
+        "requested none; trial_budget: stored 5, requested 3 (leave a setting out to keep the "
+        "stored one, or choose another study name)"
+    )
+    # Settings left out take the stored ones; the same ones are fine; nothing was changed.
+    for same in ({}, {"direction": "maximize", "trial_budget": 5}):
+        loaded = hpo.create_study("kept", load_if_exists=True, address=address, **same)
+        assert loaded.direction.name == "MAXIMIZE"
+        assert loaded.info().trial_budget == 5 and len(loaded.trials) == 1
+    # A new study created with load_if_exists and no direction minimizes, as create_study does.
+    fresh = hpo.create_study("fresh", load_if_exists=True, address=address)
+    assert fresh.direction.name == "MINIMIZE"
+
+
+def test_tell_takes_a_state_by_name(sqlite_coordinator) -> None:
+    study = hpo.create_study("named", address=sqlite_coordinator.address)
+    for name, state in (("pruned", "PRUNED"), ("FAIL", "FAIL"), ("Complete", "COMPLETE")):
+        trial = study.ask()
+        trial.report(0.5, 0)
+        told = study.tell(trial, 0.5 if state == "COMPLETE" else None, state=name)
+        assert told.state.name == state
+    trial = study.ask()
+    with pytest.raises(hpo.InvalidArgumentError) as info:
+        study.tell(trial, state="stopped")
+    assert str(info.value) == (
+        "state: 'stopped' is not a trial state; use one of running, complete, pruned, "
+        "failed, waiting"
+    )
+    assert study.trials[-1].state == hpo.TrialState.RUNNING  # nothing was told
+
+
+def test_tls_settings_are_part_of_the_public_api() -> None:
+    security = hpo.ClientSecurity(tls_ca="ca.pem", token="hpo_x")
+    assert security.metadata() == (("authorization", "Bearer hpo_x"),)
+
+
 def test_embedded_default_uses_a_sqlite_file(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HPO_ADDRESS", raising=False)
+    monkeypatch.delenv("HPO_DB", raising=False)
     study = hpo.create_study("local")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     assert (tmp_path / "hpo.db").exists()

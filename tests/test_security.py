@@ -156,7 +156,7 @@ def test_tokens_are_stored_hashed_and_never_logged(tmp_path, pki, caplog) -> Non
     assert token not in path.read_text() and "sha256:" in path.read_text()
     assert (path.stat().st_mode & 0o777) == 0o600
     url = "postgresql://alice:s3cret@127.0.0.1:1/none"
-    from hpo.storage import redact_url
+    from hpo.storage._engine import redact_url
 
     assert "s3cret" not in redact_url(url)
     security = ServerSecurity(pki["server_cert"], pki["server_key"], token_file=str(path))
@@ -168,3 +168,159 @@ def test_tokens_are_stored_hashed_and_never_logged(tmp_path, pki, caplog) -> Non
             )
         list_studies(f"localhost:{c.port}", ClientSecurity(tls_ca=pki["ca"], token=token))
     assert token not in caplog.text and "hpo_xxxx" not in caplog.text
+
+
+# -- issue 10, item 6: tokens revoked without a restart, floods of bad tokens, --db passwords --
+
+
+def without(path: Path, principal: str) -> None:
+    """Rewrite the token file without ``principal``'s lines, as an operator would."""
+    kept = [line for line in path.read_text().splitlines() if not line.startswith(f"{principal} ")]
+    path.write_text("\n".join(kept) + "\n")
+
+
+def test_a_token_removed_from_the_file_is_refused_without_a_restart(sqlite_url, tmp_path, caplog):
+    path = tmp_path / "tokens"
+    alice, bob = add_token(path, "alice"), add_token(path, "bob")
+    with Coordinator(sqlite_url, security=ServerSecurity(token_file=str(path))) as coordinator:
+        address = coordinator.address
+        assert list_studies(address, ClientSecurity(token=alice)) == []
+        without(path, "alice")
+        with pytest.raises(hpo.HpoError) as info:
+            list_studies(address, ClientSecurity(token=alice))
+        assert info.value.code == "UNAUTHENTICATED"
+        assert list_studies(address, ClientSecurity(token=bob)) == []
+        carol = add_token(path, "carol")  # added ones work at once too
+        assert list_studies(address, ClientSecurity(token=carol)) == []
+        caplog.set_level(logging.ERROR, logger="hpo.server")
+        path.write_text("this is not a token file\n")
+        assert list_studies(address, ClientSecurity(token=bob)) == []  # the last good tokens
+        assert "token file not reloaded" in caplog.text
+
+
+def test_sighup_reads_the_token_file_and_the_server_keeps_serving(sqlite_url, tmp_path) -> None:
+    import os
+    import queue
+    import signal
+    import threading
+
+    from serverproc import hpo_server
+
+    path = tmp_path / "tokens"
+    alice = add_token(path, "alice")
+    read = f"token file {path} read"
+    with hpo_server("--db", sqlite_url, "--token-file", str(path)) as (server, address):
+        logged: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [logged.put(x) for x in server.stderr], daemon=True).start()
+        assert list_studies(address, ClientSecurity(token=alice)) == []
+        os.kill(server.pid, signal.SIGHUP)
+        while read not in logged.get(timeout=30):  # the file, read again on SIGHUP
+            pass
+        assert server.poll() is None, "SIGHUP stopped the server"
+        bob = add_token(path, "bob")
+        assert list_studies(address, ClientSecurity(token=bob)) == []
+        os.kill(server.pid, signal.SIGTERM)
+        assert server.wait(30) == 0
+        assert "stopped" in server.stdout.read()
+
+
+def test_calls_without_a_valid_token_are_rate_limited_and_logged_in_summary(
+    sqlite_url, tmp_path, caplog
+) -> None:
+    from hpo.service._limits import ServerLimits
+
+    path = tmp_path / "tokens"
+    alice = add_token(path, "alice")
+    limits = ServerLimits(bad_token_burst=10, bad_token_rate=0.001)
+    caplog.set_level(logging.INFO, logger="hpo.server")
+    security = ServerSecurity(token_file=str(path))
+    with Coordinator(sqlite_url, security=security, limits=limits) as coordinator:
+        with grpc.insecure_channel(coordinator.address) as channel:
+            call = channel.unary_unary(
+                "/hpo.v1.Coordinator/ListStudies",
+                request_serializer=api.ListStudiesRequest.SerializeToString,
+                response_deserializer=api.ListStudiesResponse.FromString,
+            )
+            codes = []
+            for i in range(300):
+                metadata = (("authorization", f"Bearer hpo_wrong{i}"),) if i % 2 else ()
+                with pytest.raises(grpc.RpcError) as info:
+                    call(api.ListStudiesRequest(), metadata=metadata, timeout=10)
+                codes.append(info.value.code())
+            good = call(api.ListStudiesRequest(), metadata=(("authorization", f"Bearer {alice}"),))
+    assert list(good.studies) == []  # a valid token from the same address still passes
+    assert codes[:10] == [grpc.StatusCode.UNAUTHENTICATED] * 10
+    assert set(codes[10:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1, [r.getMessage() for r in refusals]  # summaries: once a minute
+
+
+def test_a_password_in_db_on_the_command_line_warns(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = "postgresql://alice:S3CRET@127.0.0.1:1/nowhere"  # port 1: fails at once
+    command = [sys.executable, "-m", "hpo.cli", "server", "--port", "0"]
+    env = {k: v for k, v in os.environ.items() if k != "HPO_DB"}
+    given = subprocess.run(
+        [*command, "--db", url], capture_output=True, text=True, timeout=120, env=env
+    )
+    warnings = [line for line in given.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, given.stderr
+    assert "HPO_DB" in warnings[0] and "PGPASSFILE" in warnings[0]
+    assert "S3CRET" not in given.stderr + given.stdout
+    from_env = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**env, "HPO_DB": url}
+    )
+    assert "warning:" not in from_env.stderr
+    assert "S3CRET" not in from_env.stderr + from_env.stdout
+
+
+def test_a_misconfigured_client_fails_at_once_naming_the_cause(
+    secured, sqlite_coordinator, sqlite_url, pki, tokens, hpo_cli, tmp_path
+) -> None:
+    """A TLS mismatch used to be retried as UNAVAILABLE for two minutes; now each is one
+    line within seconds (the subprocess timeout is far below the SDK's retry window)."""
+    tls = f"localhost:{secured.port}"
+    plain = f"localhost:{sqlite_coordinator.port}"
+    (tmp_path / "other").mkdir()
+    other_ca = _cert("another CA", _key(), ca=True)
+    (tmp_path / "other" / "ca.pem").write_bytes(other_ca.public_bytes(serialization.Encoding.PEM))
+    with Coordinator(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        port=0,
+        security=ServerSecurity(pki["server_cert"], pki["server_key"], tls_client_ca=pki["ca"]),
+    ) as mutual:
+        cases = [
+            ((tls,), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA (or --tls-ca)"),
+            (
+                (plain, "--tls-ca", pki["ca"]),
+                f"the coordinator at {plain} does not speak TLS: unset HPO_TLS_CA",
+            ),
+            (
+                (tls, "--tls-ca", str(tmp_path / "other" / "ca.pem")),
+                f"the certificate of the coordinator at {tls} is not signed by the CA in "
+                "HPO_TLS_CA",
+            ),
+            (
+                (f"localhost:{mutual.port}", "--tls-ca", pki["ca"]),
+                "requires a client certificate (mutual TLS): set HPO_TLS_CERT and HPO_TLS_KEY",
+            ),
+            ((tls, "--tls-ca", pki["ca"]), "UNAUTHENTICATED: no token: send 'authorization: "),
+            (
+                (tls, "--tls-ca", pki["ca"], "--token", "hpo_wrong"),
+                "UNAUTHENTICATED: invalid token (check HPO_TOKEN or --token)",
+            ),
+        ]
+        for (address, *options), message in cases:
+            result = hpo_cli(
+                *options, "studies", "list", "--coordinator", address, check=False, timeout=30
+            )
+            assert result.returncode == 1
+            [line] = result.stderr.splitlines()
+            assert line.startswith("error: UNAUTHENTICATED: ") and message in line, line
+    served = hpo_cli(
+        "--tls-ca", pki["ca"], "--token", tokens[1], "studies", "list", "--coordinator", tls
+    )
+    assert "name" in served.stdout

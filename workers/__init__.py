@@ -7,6 +7,11 @@ touch the database.
 
 from __future__ import annotations
 
+try:
+    import ray  # noqa: F401
+except ImportError as e:  # the worker pool is an extra: the SDK, CLI and server work without
+    raise ImportError("the worker pool needs Ray: pip install 'hpo[sweep]'", name=e.name) from e
+
 from hpo.workers._actor import TrialWorker, WorkerReport
 from hpo.workers._objective import ObjectiveRef
 from hpo.workers._pool import Resources, WorkerPool

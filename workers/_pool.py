@@ -13,6 +13,8 @@ import ray
 from hpo.workers._actor import TrialWorker, WorkerReport
 from hpo.workers._objective import ObjectiveRef
 
+from hpo.errors import HpoError
+
 _logger = logging.getLogger("hpo.workers")
 FORWARDED_ENV = ("HPO_TOKEN", "HPO_TLS_CA", "HPO_TLS_CERT", "HPO_TLS_KEY")
 
@@ -48,7 +50,7 @@ class WorkerPool:
         objective: ObjectiveRef | Callable[..., Any],
     ) -> None:
         if size < 1:
-            raise ValueError("workers must be >= 1")
+            raise ValueError("workers: must be >= 1")
         # Workers reach a secured coordinator with the driver's settings (HPO_TOKEN, ...).
         env = {k: v for k, v in os.environ.items() if k in FORWARDED_ENV}
         actor_class = ray.remote(TrialWorker).options(
@@ -81,11 +83,19 @@ class WorkerPool:
             actor = self._pending.pop(ref)
             try:
                 self.reports.append(ray.get(ref))
+            except ray.exceptions.RayTaskError as e:
+                if isinstance(e.cause, HpoError):  # one line, not the worker's traceback
+                    raise e.cause from None
+                raise
             finally:
                 ray.kill(actor, no_restart=True)
 
-    def stop(self) -> None:
-        """Kill every worker now (their running trials stay RUNNING until told otherwise)."""
+    def stop(self, wait_seconds: float = 10.0) -> None:
+        """Kill every worker and wait (up to ``wait_seconds``) until they are gone, so none
+        asks for a trial afterwards; their running trials stay RUNNING until told otherwise."""
         for actor in self._pending.values():
             ray.kill(actor, no_restart=True)
+        # ray.kill returns at once; a run ends (with an error) only when its actor is dead.
+        if self._pending:
+            ray.wait(list(self._pending), num_returns=len(self._pending), timeout=wait_seconds)
         self._pending.clear()

@@ -9,15 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ray
-from hpo.workers._objective import objective_loader
+from hpo.workers._actor import WorkerReport
+from hpo.workers._objective import ObjectiveRef, objective_loader
 from hpo.workers._pool import Resources, WorkerPool
 from hpo.workers._progress import SweepProgress, print_summary, state_counts
+from hpo.workers._study import SweepSettings, open_study
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
+from rich.markup import escape
 
-from hpo.client import Study, create_study, resolve_address
-from hpo.errors import AlreadyExistsError, FailedPreconditionError, HpoError
+from hpo._address import is_loopback_address
+from hpo.client import Study, resolve_address
+from hpo.errors import FailedPreconditionError, HpoError
 
 _logger = logging.getLogger("hpo.workers")
 POLL_SECONDS = 0.5
@@ -43,8 +47,8 @@ def run_sweep(
     objective: str | Callable[..., Any],
     *,
     study: str,
-    n_trials: int,
-    direction: str = "minimize",
+    n_trials: int | None = None,
+    direction: str | None = None,
     directions: Sequence[str] | None = None,
     workers: int = 2,
     cpus_per_trial: float = 1.0,
@@ -56,8 +60,8 @@ def run_sweep(
     ray_address: str | None = None,
     resume: bool = False,
     max_failures: int | None = None,
-    retry_budget: int = 2,
-    lease_seconds: float = 60.0,
+    retry_budget: int | None = None,
+    lease_seconds: float | None = None,
     progress: bool = True,
     console: Console | None = None,
     on_start: Callable[[WorkerPool], None] | None = None,
@@ -65,20 +69,28 @@ def run_sweep(
     warm_start: str | Sequence[str] | None = None,
     warm_start_data: Any = None,
 ) -> SweepResult:
-    """Run ``n_trials`` trials of ``objective`` on a pool of Ray workers.
+    """Run ``objective`` on a pool of Ray workers until the study's trial budget is spent.
+
+    Everything that can be checked is checked before anything is created: the arguments,
+    the objective (imported here, in the driver, before Ray starts), then the study's
+    settings (by the coordinator, which writes nothing when it refuses them).
 
     Args:
         objective: a function of a trial, or ``"file.py:function"`` / ``"module:function"``.
-        study: the study's name; it must not exist unless ``resume`` (then the sweep goes on
-            to the study's stored budget).
+        study: the study's name. A new study gets the settings given (defaults: minimize,
+            tpe, median, 100 trials, retry budget 2, 60 s leases). An
+            existing one keeps its own: the settings given must equal them (an error names
+            each that differs), those left out take the stored values, and the sweep goes
+            on to its budget; so running the same sweep again finishes it, or does nothing.
         n_trials: the trial budget (failed trials excluded), enforced by the coordinator.
         workers: Ray actors to start; each holds ``cpus_per_trial`` CPUs and
             ``gpus_per_trial`` GPUs (fractions share a GPU), so fewer may run at once.
         coordinator: ``host:port`` of a running coordinator; default ``$HPO_ADDRESS``, else an
-            embedded one in this process on ``storage`` (default ``sqlite:///hpo.db``), which
-            workers on this machine reach over loopback.
+            embedded one in this process on ``storage`` (default ``$HPO_DB``, else the
+            SQLite file hpo.db here), which workers on this machine reach over loopback.
         ray_address: an existing Ray cluster (``ray://head:10001``, ``auto``); default a local
             Ray started on demand (or the one this process already joined).
+        resume: the study must exist already (``hpo.NotFoundError`` otherwise).
         max_failures: stop the sweep once more trials than this have failed.
         on_start: called with the pool once its workers are started (tests use it).
         register: when the sweep reached its budget, register the best trial's artifact as a
@@ -87,33 +99,40 @@ def run_sweep(
             sampler, as for :func:`hpo.create_study` (ignored when resuming).
     """
     console = console or Console()
+    if n_trials is not None and n_trials < 1:
+        raise ValueError("trials: must be >= 1")
+    if workers < 1:
+        raise ValueError("workers: must be >= 1")
+    resources = Resources(cpus_per_trial, gpus_per_trial)
+    loader = objective_loader(objective)
+    if isinstance(loader, ObjectiveRef):
+        loader.load()  # here, so that a typo is one line now, not a traceback from each worker
     address = resolve_address(coordinator, storage)
-    handle = _open_study(
-        address,
-        study,
+    settings = SweepSettings(
         n_trials,
-        direction,
-        directions,
+        directions or ([direction] if direction else None),
         sampler,
         pruner,
-        resume,
         retry_budget,
         lease_seconds,
         warm_start,
         warm_start_data,
     )
+    handle = open_study(address, study, settings, resume, console if progress else None)
     budget = int(handle.info().trial_budget)
-    loader = objective_loader(objective)
-    _ensure_ray(ray_address, console)
-    if coordinator is None and _embedded(address):
-        _require_single_node(address)
     started = time.monotonic()
-    pool = WorkerPool(workers, Resources(cpus_per_trial, gpus_per_trial), address, study, loader)
+    counts = state_counts(handle.info())
+    if counts["complete"] + counts["pruned"] >= budget:
+        return _finish(handle, study, counts, started, None, [], register, progress, console)
+    _ensure_ray(ray_address, console)
+    if coordinator is None and is_loopback_address(address):
+        _require_single_node(address)
+    pool = WorkerPool(workers, resources, address, study, loader)
     if on_start is not None:
         on_start(pool)
     stopped: str | None = None
     try:
-        with SweepProgress(study, budget, enabled=progress) as bar:
+        with SweepProgress(study, budget, console, enabled=progress) as bar:
             while pool.running:
                 pool.wait(POLL_SECONDS)
                 counts = state_counts(handle.info())
@@ -129,20 +148,40 @@ def run_sweep(
             pool.stop()
             _fail_abandoned(handle, pool.worker_ids, f"sweep stopped: {stopped}")
     counts = state_counts(handle.info())
+    return _finish(
+        handle, study, counts, started, stopped, pool.reports, register, progress, console
+    )
+
+
+def _finish(
+    handle: Study,
+    study: str,
+    counts: dict[str, int],
+    started: float,
+    stopped: str | None,
+    reports: Sequence[WorkerReport],
+    register: str | None,
+    progress: bool,
+    console: Console,
+) -> SweepResult:
+    """The summary, and the registration of the best trial when asked for."""
     best = _leaders(handle)
     if progress:
         if stopped:
-            console.print(f"[yellow]sweep stopped: {stopped}[/yellow]")
+            console.print(f"[yellow]sweep stopped: {escape(stopped)}[/yellow]", soft_wrap=True)
         print_summary(console, counts, best)
     registered = None
     if register and stopped is None:
         from hpo import registry
 
-        registered = registry.register(register, study, address=address)
+        registered = registry.register(register, study, address=handle.address)
         if progress:
             console.print(
-                f"registered {registered.name} version {registered.version} from "
-                f"trial {registered.trial_number} ({registered.artifact.name})"
+                escape(
+                    f"registered {registered.name} version {registered.version} from "
+                    f"trial {registered.trial_number} ({registered.artifact.name})"
+                ),
+                soft_wrap=True,
             )
     return SweepResult(
         registered=registered,
@@ -151,60 +190,32 @@ def run_sweep(
         best_trials=best,
         seconds=time.monotonic() - started,
         stopped=stopped,
-        worker_trials={r.worker_id: r.trials for r in pool.reports},
+        worker_trials={r.worker_id: r.trials for r in reports},
     )
-
-
-def _open_study(
-    address: str,
-    name: str,
-    n_trials: int,
-    direction: str,
-    directions: Sequence[str] | None,
-    sampler: Any,
-    pruner: Any,
-    resume: bool,
-    retry_budget: int,
-    lease_seconds: float,
-    warm_start: str | Sequence[str] | None,
-    warm_start_data: Any,
-) -> Study:
-    if n_trials < 1:
-        raise ValueError("n_trials must be >= 1")
-    try:
-        handle = create_study(
-            name,
-            directions=list(directions) if directions else [direction],
-            sampler=sampler,
-            pruner=pruner,
-            trial_budget=n_trials,
-            retry_budget=retry_budget,
-            lease_seconds=lease_seconds,
-            load_if_exists=resume,
-            address=address,
-            warm_start=warm_start,
-            warm_start_data=warm_start_data,
-        )
-    except AlreadyExistsError:
-        raise AlreadyExistsError(
-            f"study {name!r} exists already: pass resume (--resume) to continue it"
-        ) from None
-    stored = int(handle.info().trial_budget)
-    if resume and stored != n_trials:
-        _logger.warning("study %r keeps its stored budget of %d trials", name, stored)
-    if not stored:
-        raise FailedPreconditionError(
-            f"study {name!r} has no trial budget; a sweep needs one to know when to stop"
-        )
-    return handle
 
 
 def _ensure_ray(address: str | None, console: Console) -> None:
     if ray.is_initialized():
         return
-    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+    if address is None:
+        _AUTH_NOTICE_LOGGER.addFilter(_quiet_local_token_notice)
+    try:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+    except (RuntimeError, ConnectionError, ray.exceptions.RayError) as e:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FailedPreconditionError(f"{where} could not be started or reached: {first}") from e
     if address:
-        console.print(f"joined Ray cluster at {address}")
+        console.print(f"joined Ray cluster at {escape(address)}", soft_wrap=True)
+
+
+# A local Ray keeps Ray's default, token authentication, without Ray's notice about it at
+# every start; joining a cluster keeps every notice (see `hpo sweep --help`).
+_AUTH_NOTICE_LOGGER = logging.getLogger("ray._private.authentication.authentication_token_setup")
+
+
+def _quiet_local_token_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray")
 
 
 def _leaders(study: Study, limit: int = 5) -> list[FrozenTrial]:
@@ -214,10 +225,6 @@ def _leaders(study: Study, limit: int = 5) -> list[FrozenTrial]:
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     maximize = study.direction == StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda t: t.value or 0.0, reverse=maximize)[:limit]
-
-
-def _embedded(address: str) -> bool:
-    return address.startswith(("127.", "localhost", "[::1]"))
 
 
 def _require_single_node(address: str) -> None:

@@ -2,9 +2,9 @@
 // A trainer written in JavaScript that shares no code with hpo's Python SDK: it loads the
 // .proto files from protos/ at run time and speaks the hpo.v1 contract directly.
 //
-//   node trainer.js --address 127.0.0.1:50051 --study node-logreg --trials 12
-//   node trainer.js --address ... --check-errors      # bad input must get INVALID_ARGUMENT
-//   node trainer.js --address ... --study node-2 --warm-start node-logreg   # or auto; repeatable
+//   node trainer.js --coordinator 127.0.0.1:50051 --study node-logreg --trials 12
+//   node trainer.js --coordinator ... --check-errors      # bad input must get INVALID_ARGUMENT
+//   node trainer.js --coordinator ... --study node-2 --warm-start node-logreg   # or auto; repeatable
 //
 // --warm-start NAME|auto (repeatable) creates the study warm-started from earlier studies: their
 // completed trials inform the coordinator's sampler from the first Ask (see WarmStart in
@@ -49,7 +49,12 @@ function parseArgs(argv) {
   for (let i = 2; i < argv.length; i++) {
     const key = argv[i];
     const next = () => argv[++i];
-    if (key === '--address') args.address = next();
+    if (key === '--coordinator') args.address = next();
+    else if (key === '--address') {
+      // The old name of --coordinator, as in the hpo command.
+      console.error('note: --address is deprecated: use --coordinator');
+      args.address = next();
+    }
     else if (key === '--study') args.study = next();
     else if (key === '--trials') args.trials = Number(next());
     else if (key === '--epochs') args.epochs = Number(next());

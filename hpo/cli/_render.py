@@ -1,40 +1,25 @@
-"""Tables for people, JSON for scripts: how the CLI prints studies and trials."""
+"""Tables for people, JSON for scripts: how the CLI prints studies, trials and models."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from hpo._wire import value_from_pb
-from hpo.errors import InvalidArgumentError
+from hpo._wire import STATE_TO_PB, state_counts, state_from_name, state_name, value_from_pb
+from hpo.cli import _json
+from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import study_pb2 as pb
 
-_out = Console()
-_STATE_NAMES = {"running", "complete", "pruned", "failed", "waiting"}
+out = Console()
 
 
-def state_from_name(name: str) -> pb.TrialState:
-    key = name.strip().lower()
-    if key not in _STATE_NAMES:
-        raise InvalidArgumentError.for_field(
-            "--state", f"{name!r} is not one of {sorted(_STATE_NAMES)}"
-        )
-    return pb.TrialState.Value(f"TRIAL_STATE_{key.upper()}")
-
-
-def _as_json(messages: Sequence[Any]) -> None:
-    print(
-        json.dumps([MessageToDict(m, preserving_proto_field_name=True) for m in messages], indent=2)
-    )
-
-
-def _state(value: int) -> str:
-    return pb.TrialState.Name(value).removeprefix("TRIAL_STATE_").lower()
+def state_filter(names: Sequence[str]) -> list[pb.TrialState]:
+    """``--state`` values (any case) as wire states."""
+    return [STATE_TO_PB[state_from_name("--state", name)] for name in names]
 
 
 def _direction(value: int) -> str:
@@ -43,36 +28,36 @@ def _direction(value: int) -> str:
 
 def studies(items: Sequence[pb.Study], as_json: bool) -> None:
     if as_json:
-        return _as_json(items)
+        return _json.dump([_json.study(s) for s in items])
     table = Table("name", "directions", "sampler", "pruner", "trials", "complete", "running")
     for s in items:
-        counts = s.trial_counts
+        counts = state_counts(s.trial_counts)
         table.add_row(
-            s.name,
+            escape(s.name),
             ",".join(_direction(d) for d in s.directions),
             s.sampler.name,
             s.pruner.name,
             str(sum(counts.values())),
-            str(counts.get("TRIAL_STATE_COMPLETE", 0)),
-            str(counts.get("TRIAL_STATE_RUNNING", 0)),
+            str(counts["complete"]),
+            str(counts["running"]),
         )
-    _out.print(table)
+    out.print(table)
 
 
 def study(item: pb.Study, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(MessageToDict(item, preserving_proto_field_name=True), indent=2))
-        return
+        return _json.dump(_json.study(item))
     table = Table("field", "value", show_header=False)
-    table.add_row("name", item.name)
+    table.add_row("name", escape(item.name))
     table.add_row("directions", ", ".join(_direction(d) for d in item.directions))
-    table.add_row("sampler", f"{item.sampler.name} {item.sampler.options_json}")
-    table.add_row("pruner", f"{item.pruner.name} {item.pruner.options_json}")
+    table.add_row("sampler", escape(f"{item.sampler.name} {item.sampler.options_json}"))
+    table.add_row("pruner", escape(f"{item.pruner.name} {item.pruner.options_json}"))
     table.add_row("trial budget", str(item.trial_budget or "none"))
     table.add_row("retry budget", str(item.retry_budget))
     table.add_row("lease seconds", f"{item.lease_seconds:g}")
-    for state, n in sorted(item.trial_counts.items()):
-        table.add_row(_state(pb.TrialState.Value(state)), str(n))
+    for name, n in state_counts(item.trial_counts).items():
+        if n:
+            table.add_row(name, str(n))
     if item.HasField("warm_start"):
         table.add_row("warm start", _warm_start_request(item.warm_start.requested))
         for source in item.warm_start.sources:
@@ -80,7 +65,7 @@ def study(item: pb.Study, as_json: bool) -> None:
             table.add_row("  source", f"{line}; {source.status}" if source.status else line)
         if not item.warm_start.sources:
             table.add_row("  source", "none compatible: started cold")
-    _out.print(table)
+    out.print(table)
 
 
 def _warm_start_request(requested: pb.WarmStart) -> str:
@@ -95,18 +80,35 @@ def _warm_start_request(requested: pb.WarmStart) -> str:
 
 def trials(items: Sequence[pb.Trial], as_json: bool) -> None:
     if as_json:
-        return _as_json(items)
+        return _json.dump(_json.trials(items))
     table = Table("number", "state", "values", "params", "steps")
     for t in items:
         params = ", ".join(f"{p.name}={_short(value_from_pb(p.name, p.value))}" for p in t.params)
         table.add_row(
             str(t.number),
-            _state(t.state),
+            state_name(t.state),
             ", ".join(f"{v:.6g}" for v in t.values),
-            params,
+            escape(params),
             str(len(t.intermediate_values)),
         )
-    _out.print(table)
+    out.print(table)
+
+
+def versions(items: Sequence[reg.ModelVersion], as_json: bool) -> None:
+    if as_json:
+        return _json.dump([_json.plain(v) for v in items])
+    table = Table("model", "version", "aliases", "study", "trial", "artifact", "digest")
+    for v in items:
+        table.add_row(
+            escape(v.name),
+            str(v.version),
+            ", ".join(v.aliases),
+            escape(v.study),
+            str(v.trial_number),
+            escape(v.artifact.name),
+            v.artifact.digest[:16] + "…",
+        )
+    out.print(table)
 
 
 def _short(value: Any) -> str:

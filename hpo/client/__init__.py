@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpo.client._connection import Connection, connect
+from hpo.client._connection import ClientSecurity, Connection, connect
 from hpo.client._embedded import embedded_address, resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._study import Study, create_study, load_study
@@ -10,6 +10,7 @@ from hpo.client._trial import Trial
 from hpo.client._warm_start import WarmStartSource
 
 __all__ = [
+    "ClientSecurity",
     "Connection",
     "Study",
     "Trial",

@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 
+from hpo._defaults import MAX_MESSAGE_BYTES
+from hpo.client._diagnose import misconfiguration
 from hpo.errors import HpoError, error_for_code
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import registry_pb2_grpc as reg_grpc
@@ -20,7 +22,6 @@ from hpo.v1 import tracking_pb2_grpc as trk_grpc
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_SECONDS = 120.0
-_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class Connection:
@@ -44,9 +45,10 @@ class Connection:
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         security = security or ClientSecurity.from_env()
+        self._security = security
         options = [
-            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
             # Several replicas behind one target ("ipv4:10.0.0.1:50051,10.0.0.2:50051" or a
             # DNS name with several records): spread calls over all of them.
@@ -73,15 +75,29 @@ class Connection:
         rpc = getattr(self._stubs[service], method)
         give_up = time.monotonic() + self.retry_seconds
         delay = 0.05
+        first = True
         while True:
             try:
                 return rpc(request, timeout=timeout or self.timeout, metadata=self._metadata)
             except grpc.RpcError as e:
-                error = _error_from_rpc(e)
+                error = self._explained(_error_from_rpc(e), probe=first)
+                first = False
                 if error.code != "UNAVAILABLE" or time.monotonic() + delay > give_up:
                     raise error from None
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
+
+    def _explained(self, error: HpoError, probe: bool = True) -> HpoError:
+        """The error, or one that says why retrying cannot help (TLS mismatch, no token)."""
+        if error.code == "UNAVAILABLE":
+            found = misconfiguration(self.address, self._security, error.message, probe)
+            return found or error
+        if error.code == "UNAUTHENTICATED":
+            hint = (
+                "check HPO_TOKEN or --token" if self._security.token else "set HPO_TOKEN or --token"
+            )
+            return type(error)(f"{error.message} ({hint})")
+        return error
 
     def upload(self, requests: Iterator[Any], timeout: float | None = None) -> Any:
         """UploadArtifact: stream ``requests`` (header, then chunks). Not retried here: the
@@ -91,7 +107,7 @@ class Connection:
                 requests, timeout=timeout or self.timeout, metadata=self._metadata
             )
         except grpc.RpcError as e:
-            raise _error_from_rpc(e) from None
+            raise self._explained(_error_from_rpc(e)) from None
 
     def download(self, request: Any, timeout: float | None = None) -> Iterator[bytes]:
         """DownloadArtifact: the artifact's bytes, chunk by chunk."""
@@ -101,7 +117,7 @@ class Connection:
             ):
                 yield chunk.data
         except grpc.RpcError as e:
-            raise _error_from_rpc(e) from None
+            raise self._explained(_error_from_rpc(e)) from None
 
     def close(self) -> None:
         self._channel.close()

@@ -7,6 +7,7 @@ over gRPC like to any other, so there is one code path.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -17,15 +18,20 @@ if TYPE_CHECKING:
     from hpo.server import Coordinator
 
 ADDRESS_ENV = "HPO_ADDRESS"
-STORAGE_ENV = "HPO_STORAGE"
+DB_ENV = "HPO_DB"
+#: The old name of HPO_DB, still read (with a warning saying what replaced it).
+DEPRECATED_DB_ENV = "HPO_STORAGE"
 
+_logger = logging.getLogger("hpo")
 _coordinators: dict[str, Coordinator] = {}
+_warned: list[str] = []
 _lock = threading.Lock()
 
 
 def resolve_address(address: str | None, storage: str | None) -> str:
-    """Where the SDK should connect: ``address``, else ``$HPO_ADDRESS``, else an embedded
-    coordinator on ``storage`` (else ``$HPO_STORAGE``, else ``sqlite:///hpo.db``)."""
+    """Where the SDK should connect: ``address``, else an embedded coordinator on ``storage``,
+    else ``$HPO_ADDRESS``, else an embedded coordinator on ``$HPO_DB`` (else the default
+    database, a SQLite file ``hpo.db`` in the working directory)."""
     if address:
         if storage:
             raise ValueError(
@@ -34,7 +40,17 @@ def resolve_address(address: str | None, storage: str | None) -> str:
         return address
     if not storage and os.environ.get(ADDRESS_ENV):
         return os.environ[ADDRESS_ENV]
-    return embedded_address(storage or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE_URL)
+    return embedded_address(storage or _db_from_environment() or DEFAULT_STORAGE_URL)
+
+
+def _db_from_environment() -> str | None:
+    if os.environ.get(DB_ENV):
+        return os.environ[DB_ENV]
+    old = os.environ.get(DEPRECATED_DB_ENV)
+    if old and not _warned:
+        _warned.append(DEPRECATED_DB_ENV)  # once per process
+        _logger.warning("%s is deprecated: use %s", DEPRECATED_DB_ENV, DB_ENV)
+    return old
 
 
 def embedded_address(storage: str) -> str:

@@ -15,16 +15,18 @@ _logger = logging.getLogger(__name__)
 class Heartbeat:
     """One daemon thread per study handle; beats for every trial between ``add`` and ``discard``.
 
-    A trial the coordinator has already finished (its lease expired) is dropped and reported
-    through ``is_lost`` so the SDK can tell the objective's owner.
+    A trial the coordinator has already finished (its lease expired) is dropped with a
+    warning; the objective learns it at its next report or tell (FAILED_PRECONDITION).
     """
 
-    def __init__(self, connection: Connection, study: str, interval: float) -> None:
+    def __init__(
+        self, connection: Connection, study: str, interval: float, study_id: int = 0
+    ) -> None:
         self._connection = connection
         self._study = study
+        self._study_id = study_id
         self._interval = max(interval, 0.05)
         self._numbers: set[int] = set()
-        self._lost: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -41,11 +43,6 @@ class Heartbeat:
     def discard(self, number: int) -> None:
         with self._lock:
             self._numbers.discard(number)
-            self._lost.discard(number)
-
-    def is_lost(self, number: int) -> bool:
-        with self._lock:
-            return number in self._lost
 
     def _run(self) -> None:
         while True:
@@ -59,7 +56,9 @@ class Heartbeat:
                 self._beat(number)
 
     def _beat(self, number: int) -> None:
-        request = api.HeartbeatRequest(study=self._study, trial_number=number)
+        request = api.HeartbeatRequest(
+            study=self._study, trial_number=number, study_id=self._study_id
+        )
         try:
             self._connection.call("Heartbeat", request, timeout=max(self._interval, 5.0))
         except (FailedPreconditionError, NotFoundError) as e:
@@ -67,7 +66,6 @@ class Heartbeat:
                 if number not in self._numbers:
                     return  # told meanwhile: this beat raced the Tell, nothing was lost
                 self._numbers.discard(number)
-                self._lost.add(number)
             _logger.warning("trial %d lost its lease: %s", number, e.message)
         except HpoError as e:  # coordinator briefly unreachable: the next beat may succeed
             _logger.debug("heartbeat for trial %d failed: %s", number, e.message)

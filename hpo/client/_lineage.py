@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import blake3
 from google.protobuf import json_format
 
-from hpo.tracking import code_version, environment, hash_data
+from hpo.tracking import code_version, environment, hash_data, hash_file
 from hpo.v1 import tracking_pb2 as trk
 
 if TYPE_CHECKING:
@@ -72,13 +71,11 @@ def log_artifact(
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(f"log_artifact: no file {os.fspath(path)!r}")
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    hasher.update_mmap(source) if source.stat().st_size else None
     header = trk.ArtifactHeader(
         study=study,
         trial_number=number,
         name=name or source.name,
-        expected_digest=hasher.hexdigest(),
+        expected_digest=hash_file(source),
     )
 
     def requests() -> Iterator[trk.UploadArtifactRequest]:

@@ -11,18 +11,27 @@ import time
 import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo._wire import DIRECTIONS, STATE_TO_PB, search_space_to_pb, value_to_pb
-from hpo.client._connection import Connection, connect
+from hpo._wire import (
+    DIRECTIONS,
+    STATE_TO_PB,
+    search_space_to_pb,
+    state_from_name,
+    value_to_pb,
+)
+from hpo.client._connection import ClientSecurity, Connection, connect
 from hpo.client._embedded import resolve_address
 from hpo.client._frozen import frozen_trial_from_pb
 from hpo.client._heartbeat import Heartbeat
+from hpo.client._insight import param_importances, write_plot
 from hpo.client._lineage import own_lineage, trial_lineage
+from hpo.client._paging import all_trials
 from hpo.client._run import ObjectiveFn, run_trial
 from hpo.client._trial import Trial
 from hpo.client._warm_start import (
@@ -48,7 +57,9 @@ class Study:
         self._connection = connection
         self._message = message
         self.study_name = message.name
-        self._heartbeat = Heartbeat(connection, message.name, message.lease_seconds / 4)
+        self._heartbeat = Heartbeat(
+            connection, message.name, message.lease_seconds / 4, message.study_id
+        )
 
     # -- description -----------------------------------------------------------------------
 
@@ -107,16 +118,20 @@ class Study:
         self,
         trial: Trial | int,
         values: float | Sequence[float] | None = None,
-        state: TrialState | None = None,
+        state: TrialState | str | None = None,
         *,
         fail_reason: str = "",
     ) -> FrozenTrial:
         """Finish a trial as ``optuna.Study.tell`` does: values mean COMPLETE unless ``state``
-        says otherwise; PRUNED without values uses the last reported one. Retried calls have
-        one effect (each tell carries a request id)."""
+        says otherwise; PRUNED without values uses the last reported one. ``state`` is a
+        ``TrialState`` or its name in any case (``"pruned"``, ``"fail"``); another name raises
+        :class:`hpo.InvalidArgumentError` naming ``state``. Retried calls have one effect
+        (each tell carries a request id)."""
         number = trial.number if isinstance(trial, Trial) else int(trial)
+        study_id = trial.study_id if isinstance(trial, Trial) else 0
         if state is None:
             state = TrialState.COMPLETE if values is not None else TrialState.FAIL
+        state = state_from_name("state", state)
         numbers: list[float] = []
         if values is not None and state != TrialState.FAIL:
             numbers = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
@@ -127,6 +142,7 @@ class Study:
             values=numbers,
             request_id=uuid.uuid4().hex,
             fail_reason=fail_reason,
+            study_id=study_id,
         )
         try:
             return frozen_trial_from_pb(self._call("Tell", request))
@@ -193,17 +209,9 @@ class Study:
     def get_trials(self, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         """Trials by number, optionally only those in ``states``."""
         wanted = [STATE_TO_PB[s] for s in STATE_TO_PB if states is None or s in states]
-        trials: list[FrozenTrial] = []
-        token = ""
-        while True:
-            request = api.ListTrialsRequest(
-                study=self.study_name, states=wanted, page_size=10_000, page_token=token
-            )
-            response = self._call("ListTrials", request)
-            trials.extend(frozen_trial_from_pb(t) for t in response.trials)
-            token = response.next_page_token
-            if not token:
-                return trials
+        return [
+            frozen_trial_from_pb(t) for t in all_trials(self._connection, self.study_name, wanted)
+        ]
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
@@ -229,6 +237,39 @@ class Study:
     @property
     def best_params(self) -> dict[str, Any]:
         return self.best_trial.params
+
+    # -- insight ---------------------------------------------------------------------------
+
+    def importance(
+        self, *, evaluator: str = "fanova", objective: int | None = None
+    ) -> dict[str, float]:
+        """Each parameter's importance (summing to 1, largest first) from the completed
+        trials, by one of Optuna's evaluators: ``fanova``, ``mean_decrease_impurity`` or
+        ``ped_anova``. A study with several objectives needs ``objective`` (its index).
+        Raises :class:`hpo.InvalidArgumentError` with fewer than 2 completed trials."""
+        return param_importances(
+            self.study_name,
+            self.directions,
+            self.get_trials(),
+            evaluator=evaluator,
+            objective=objective,
+        )
+
+    def plot(
+        self, kind: str, path: str | os.PathLike[str], *, objective: int | None = None
+    ) -> Path:
+        """Write one of Optuna's plots of this study to ``path``: ``.html`` (plotly) or
+        ``.png`` (matplotlib); needs ``pip install 'hpo[plot]'``.
+
+        ``kind`` is ``history``, ``intermediate``, ``parallel``, ``contour``, ``importance``
+        or ``pareto``; ``objective`` picks one objective of several for the kinds that show
+        one. A kind the study cannot support (``pareto`` with one objective, ``contour`` with
+        one parameter, ``importance`` with under 2 completed trials, ...) raises
+        :class:`hpo.InvalidArgumentError` naming ``kind``, and nothing is written.
+        """
+        return write_plot(
+            self.study_name, self.directions, self.get_trials(), kind, path, objective=objective
+        )
 
     def _call(self, method: str, request: Any) -> Any:
         return self._connection.call(method, request)
@@ -320,6 +361,7 @@ def create_study(
     load_if_exists: bool = False,
     address: str | None = None,
     storage: str | None = None,
+    security: ClientSecurity | None = None,
     warm_start: WarmStartLike = None,
     warm_start_data: Any = None,
 ) -> Study:
@@ -334,9 +376,14 @@ def create_study(
         trial_budget: most trials to hand out, failed ones excluded; 0 = no limit.
         retry_budget: re-queues of a trial whose lease expired; 0 = never.
         lease_seconds: heartbeat silence after which a running trial fails; 0 = default.
-        load_if_exists: return the existing study of this name instead of failing.
+        load_if_exists: return the existing study of this name instead of failing. The
+            settings given must equal its stored ones (:class:`hpo.FailedPreconditionError`
+            naming each that differs); those left out take the stored values.
         address: ``host:port`` of a coordinator; default ``$HPO_ADDRESS``, else embedded.
-        storage: database of the embedded coordinator; default ``sqlite:///hpo.db``.
+        storage: database of the embedded coordinator; default ``$HPO_DB``, else a SQLite
+            file ``hpo.db`` in the working directory.
+        security: TLS and token settings; default from HPO_TLS_CA, HPO_TLS_CERT,
+            HPO_TLS_KEY and HPO_TOKEN.
         warm_start: learn from earlier studies' completed trials from the first ``ask``:
             ``"auto"`` (the coordinator picks compatible studies, those of the same data
             first), a study's name, or a list of names (may include ``"auto"``). Their
@@ -347,7 +394,12 @@ def create_study(
     """
     if direction is not None and directions is not None:
         raise ValueError("pass direction= or directions=, not both")
-    wanted = directions if directions is not None else [direction or "minimize"]
+    if directions is not None:
+        wanted = list(directions)
+    elif direction is not None:
+        wanted = [direction]
+    else:  # an existing study keeps its directions; a new one minimizes
+        wanted = [] if load_if_exists else ["minimize"]
     request = api.CreateStudyRequest(
         name=name or f"study-{uuid.uuid4().hex[:12]}",
         directions=[_direction_to_pb(d) for d in wanted],
@@ -363,13 +415,19 @@ def create_study(
     warm = warm_start_to_pb(warm_start, warm_start_data)
     if warm is not None:
         request.warm_start.CopyFrom(warm)
-    connection = connect(resolve_address(address, storage))
+    connection = connect(resolve_address(address, storage), security)
     return Study(connection, connection.call("CreateStudy", request))
 
 
-def load_study(name: str, *, address: str | None = None, storage: str | None = None) -> Study:
+def load_study(
+    name: str,
+    *,
+    address: str | None = None,
+    storage: str | None = None,
+    security: ClientSecurity | None = None,
+) -> Study:
     """A handle to an existing study (``hpo.NotFoundError`` if there is none)."""
-    connection = connect(resolve_address(address, storage))
+    connection = connect(resolve_address(address, storage), security)
     return Study(connection, connection.call("GetStudy", api.GetStudyRequest(name=name)))
 
 

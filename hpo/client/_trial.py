@@ -35,6 +35,9 @@ class Trial:
     def __init__(self, study: Study, message: pb.Trial) -> None:
         self.study = study
         self.number = message.number
+        #: The id of its study: calls on this trial carry it, so that they never reach a new
+        #: study that took the name of a deleted one.
+        self.study_id = message.study_id
         self._params: dict[str, Any] = {}
         self._distributions: dict[str, BaseDistribution] = {}
         self._user_attrs = {k: json.loads(v) for k, v in message.user_attrs.items()}
@@ -88,7 +91,11 @@ class Trial:
             else distribution
         )
         request = api.SuggestRequest(
-            study=self.study.study_name, trial_number=self.number, name=name, distribution=message
+            study=self.study.study_name,
+            trial_number=self.number,
+            name=name,
+            distribution=message,
+            study_id=self.study_id,
         )
         value = value_from_pb(name, self.study._call("Suggest", request).value)
         if isinstance(distribution, BaseDistribution):
@@ -105,6 +112,7 @@ class Trial:
         request = api.ReportRequest(
             study=self.study.study_name,
             trial_number=self.number,
+            study_id=self.study_id,
             step=int(step),
             request_id=uuid.uuid4().hex,
         )
@@ -129,6 +137,7 @@ class Trial:
         request = api.SetTrialUserAttrRequest(
             study=self.study.study_name,
             trial_number=self.number,
+            study_id=self.study_id,
             key=key,
             value_json=json.dumps(value),
         )

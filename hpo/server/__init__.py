@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from hpo._address import is_loopback
 from hpo.server._auth import Principal, TokenTable, add_token, hash_token
 from hpo.server._coordinator import SERVICE_NAME, Coordinator
-from hpo.server._security import ServerSecurity, is_loopback
+from hpo.server._security import ServerSecurity
 
 __all__ = [
     "SERVICE_NAME",

@@ -31,12 +31,20 @@ from hpo.service._algorithms import (
     DEFAULT_SAMPLER,
 )
 from hpo.service._config import DEFAULT_LEASE_SECONDS
+from hpo.service._limits import decode_json as json_from_pb
+from hpo.service._options import check_new_study, check_options
 from hpo.service._reports import intermediate_vectors
 from hpo.service._warm_start import WarmStartRecord, WarmStartRequest
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import study_pb2 as pb
 
-__all__ = ["distribution_from_pb", "search_space_from_pb", "value_from_pb", "value_to_pb"]
+__all__ = [
+    "distribution_from_pb",
+    "json_from_pb",
+    "search_space_from_pb",
+    "value_from_pb",
+    "value_to_pb",
+]
 
 
 # -- studies ---------------------------------------------------------------------------------
@@ -54,21 +62,38 @@ def directions_from_pb(values: Any) -> list[StudyDirection]:
 
 
 def study_config_from_pb(request: api.CreateStudyRequest) -> StudyConfig:
+    """The requested configuration, checked in full (its algorithms tried once); ``given``
+    names the settings the client set (unset ones: an empty sampler or pruner, no search
+    space, 0 for budgets and lease)."""
+    given = {
+        "sampler": bool(request.sampler.name or request.sampler.options_json.strip()),
+        "pruner": bool(request.pruner.name or request.pruner.options_json.strip()),
+        "search_space": bool(request.search_space.params),
+        "trial_budget": request.trial_budget != 0,
+        "retry_budget": request.retry_budget != 0,
+        "lease_seconds": request.lease_seconds != 0,
+    }
     default_pruner = (
         DEFAULT_PRUNER if len(request.directions) <= 1 else DEFAULT_MULTI_OBJECTIVE_PRUNER
     )
-    return StudyConfig(
-        sampler=AlgorithmSpec.parse(
-            "sampler", request.sampler.name, request.sampler.options_json, DEFAULT_SAMPLER
-        ),
-        pruner=AlgorithmSpec.parse(
-            "pruner", request.pruner.name, request.pruner.options_json, default_pruner
-        ),
+    config = StudyConfig(
+        given=frozenset(name for name, is_set in given.items() if is_set),
+        sampler=parse_algorithm("sampler", request.sampler, DEFAULT_SAMPLER),
+        pruner=parse_algorithm("pruner", request.pruner, default_pruner),
         search_space=search_space_from_pb("search_space", request.search_space),
         trial_budget=request.trial_budget,
         retry_budget=request.retry_budget,
         lease_seconds=request.lease_seconds or DEFAULT_LEASE_SECONDS,
     )
+    check_new_study(config)
+    return config
+
+
+def parse_algorithm(kind: str, spec: pb.AlgorithmSpec, default: str) -> AlgorithmSpec:
+    """A sampler or pruner spec from a client, its options checked against their types."""
+    parsed = AlgorithmSpec.parse(kind, spec.name, spec.options_json, default)
+    check_options(kind, parsed)
+    return parsed
 
 
 def warm_start_from_pb(request: api.CreateStudyRequest) -> WarmStartRequest | None:
@@ -120,6 +145,7 @@ def study_to_pb(view: StudyView) -> pb.Study:
             pb.TrialState.Name(STATE_TO_PB[TrialState[name]]): n
             for name, n in view.trial_counts.items()
         },
+        study_id=view.study_id,
     )
     if view.warm_start is not None:
         message.warm_start.CopyFrom(warm_start_to_pb(view.warm_start))
@@ -152,6 +178,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,
         fail_reason=view.fail_reason,
+        study_id=view.study_id,
     )
     if view.retry_of is not None:
         message.retry_of = view.retry_of
@@ -173,13 +200,6 @@ def _intermediate_values_to_pb(trial: FrozenTrial) -> list[pb.IntermediateValue]
     return [
         pb.IntermediateValue(step=s, value=v) for s, v in sorted(trial.intermediate_values.items())
     ]
-
-
-def json_from_pb(field: str, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InvalidArgumentError.for_field(field, f"not valid JSON ({e.msg})") from None
 
 
 def _timestamp(moment: datetime) -> Timestamp:

@@ -35,6 +35,8 @@ def _errors_mapped(method: str, context: grpc.ServicerContext) -> Iterator[None]
     try:
         yield
     except Exception as error:
+        if isinstance(error, grpc.RpcError) and not context.is_active():
+            raise  # the call ended under it (cancelled by the client or closed when idle)
         if isinstance(error, HpoError):
             context.abort(grpc.StatusCode[error.code], error.message)
         incident = uuid.uuid4().hex[:12]

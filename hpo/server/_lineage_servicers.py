@@ -10,7 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from hpo.errors import InvalidArgumentError
 from hpo.service import RegistryService, TrackingService
-from hpo.storage import ArtifactRow, DataRow, VersionRow
+from hpo.storage._lineage import ArtifactRow, DataRow, TrialRecords
+from hpo.storage._registry import VersionRow
 from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import registry_pb2_grpc as reg_grpc
 from hpo.v1 import tracking_pb2 as trk
@@ -71,25 +72,26 @@ class TrackingServicer(trk_grpc.TrackingServicer):
 
     def GetTrialLineage(self, request: trk.GetTrialLineageRequest, context: Any) -> Any:
         trial, records = self._service.records(request.study, request.trial_number)
-        message = trk.TrialLineage(
-            study=request.study,
-            trial_number=trial.number,
-            data=[
-                trk.DataRecord(
-                    name=d.name,
-                    digest=d.digest,
-                    kind=d.kind,
-                    size_bytes=d.size_bytes,
-                    source=d.source,
-                )
-                for d in records.data
-            ],
-            metrics=[trk.Metric(name=n, step=s, value=v) for n, s, v in records.metrics],
-            artifacts=[_artifact_pb(a) for a in records.artifacts],
-        )
-        if records.lineage:
-            json_format.Parse(records.lineage, message.lineage)
-        return message
+        return trial_lineage_pb(request.study, trial.number, records)
+
+
+def trial_lineage_pb(study: str, number: int, records: TrialRecords) -> trk.TrialLineage:
+    """Everything recorded for a trial, as the wire carries it."""
+    message = trk.TrialLineage(
+        study=study,
+        trial_number=number,
+        data=[
+            trk.DataRecord(
+                name=d.name, digest=d.digest, kind=d.kind, size_bytes=d.size_bytes, source=d.source
+            )
+            for d in records.data
+        ],
+        metrics=[trk.Metric(name=n, step=s, value=v) for n, s, v in records.metrics],
+        artifacts=[_artifact_pb(a) for a in records.artifacts],
+    )
+    if records.lineage:
+        json_format.Parse(records.lineage, message.lineage)
+    return message
 
 
 def version_pb(row: VersionRow) -> reg.ModelVersion:

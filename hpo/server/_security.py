@@ -6,7 +6,6 @@ Listening beyond loopback without both TLS and a token file needs ``insecure=Tru
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +13,11 @@ from typing import Any
 
 import grpc
 
-from hpo.server._auth import RateLimiter, TokenInterceptor, TokenTable
+from hpo._address import is_loopback
+from hpo.server._auth import RateLimiter, TokenFile, TokenInterceptor
+from hpo.service._limits import ServerLimits
 
 _logger = logging.getLogger("hpo.server")
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -79,8 +71,9 @@ class ServerSecurity:
             require_client_auth=client_ca is not None,
         )
 
-    def interceptors(self) -> list[grpc.ServerInterceptor]:
+    def token_interceptor(self, limits: ServerLimits | None = None) -> TokenInterceptor | None:
+        """The interceptor that checks tokens (None without a token file)."""
         if not self.token_file:
-            return []
+            return None
         limiter = RateLimiter(self.rate_limit, self.rate_limit * 5) if self.rate_limit else None
-        return [TokenInterceptor(TokenTable.load(self.token_file), limiter)]
+        return TokenInterceptor(TokenFile(self.token_file), limiter, limits)

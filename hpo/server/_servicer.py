@@ -5,18 +5,21 @@ Errors are not handled here: :class:`~hpo.server._errors.ErrorInterceptor` maps 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hpo.errors import InvalidArgumentError
 from hpo.server import _convert as convert
 from hpo.server._lineage_servicers import lineage_to_json
 from hpo.service import StudyService
+from hpo.service import _limits as limits
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
+_PAGE_TOKEN = re.compile(r"[0-9]{1,18}")
 
 
 class CoordinatorServicer(api_grpc.CoordinatorServicer):
@@ -46,11 +49,11 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.DeleteStudyResponse()
 
     def Ask(self, request: api.AskRequest, context: Any) -> api.AskResponse:
-        space = (
-            convert.search_space_from_pb("search_space", request.search_space)
-            if request.HasField("search_space")
-            else None
-        )
+        space = None
+        if request.HasField("search_space"):
+            limits.check_params("search_space", request.search_space.params)
+            space = convert.search_space_from_pb("search_space", request.search_space)
+            limits.check_trial_growth("search_space", None, limits.new_trial_bytes(space, {}))
         lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
         outcome = self._service.ask(request.study, request.client_id, space, lineage)
         response = api.AskResponse(
@@ -61,9 +64,10 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return response
 
     def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
+        limits.check_name("name", request.name)
         distribution = convert.distribution_from_pb("distribution", request.distribution)
         value = self._service.suggest(
-            request.study, request.trial_number, request.name, distribution
+            request.study, request.trial_number, request.name, distribution, request.study_id
         )
         return api.SuggestResponse(value=convert.value_to_pb(value))
 
@@ -74,6 +78,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             request.step,
             request.value,
             request.request_id,
+            study_id=request.study_id,
             values=list(request.values),
         )
         return api.ReportResponse(should_prune=should_prune)
@@ -86,18 +91,22 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             list(request.values),
             request_id=request.request_id,
             fail_reason=request.fail_reason,
+            study_id=request.study_id,
         )
         return convert.trial_to_pb(view)
 
     def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
-        seconds = self._service.heartbeat(request.study, request.trial_number)
+        seconds = self._service.heartbeat(request.study, request.trial_number, request.study_id)
         return api.HeartbeatResponse(lease_seconds=seconds)
 
     def SetTrialUserAttr(
         self, request: api.SetTrialUserAttrRequest, context: Any
     ) -> api.SetTrialUserAttrResponse:
+        limits.check_name("key", request.key)
         value = convert.json_from_pb("value_json", request.value_json)
-        self._service.set_trial_user_attr(request.study, request.trial_number, request.key, value)
+        self._service.set_trial_user_attr(
+            request.study, request.trial_number, request.key, value, request.study_id
+        )
         return api.SetTrialUserAttrResponse()
 
     def GetTrial(self, request: api.GetTrialRequest, context: Any) -> pb.Trial:
@@ -114,10 +123,16 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         ]
         limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         page = self._service.list_trials(request.study, states, offset, limit)
-        return api.ListTrialsResponse(
-            trials=[convert.trial_to_pb(v) for v in page.trials],
-            next_page_token="" if page.next_offset is None else str(page.next_offset),
-        )
+        response = api.ListTrialsResponse(next_page_token=_token(page.next_offset))
+        size = 0
+        for i, view in enumerate(page.trials):
+            trial = convert.trial_to_pb(view)
+            size += trial.ByteSize() + 8
+            if i and size > limits.MAX_PAGE_BYTES:  # the rest on the next page
+                response.next_page_token = _token(offset + i)
+                break
+            response.trials.append(trial)
+        return response
 
     def GetBestTrials(
         self, request: api.GetBestTrialsRequest, context: Any
@@ -126,20 +141,30 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.GetBestTrialsResponse(trials=[convert.trial_to_pb(v) for v in views])
 
     def EnqueueTrial(self, request: api.EnqueueTrialRequest, context: Any) -> pb.Trial:
+        limits.check_params("params", request.params)
         params = {
             name: convert.value_from_pb(f"params.{name}", value)
             for name, value in sorted(request.params.items())
         }
+        for key in request.user_attrs:
+            limits.check_name("user_attrs", key)
         user_attrs = {
             key: convert.json_from_pb(f"user_attrs.{key}", text)
             for key, text in request.user_attrs.items()
         }
+        limits.check_trial_growth(
+            "user_attrs", None, limits.enqueued_trial_bytes(params, user_attrs)
+        )
         return convert.trial_to_pb(self._service.enqueue_trial(request.study, params, user_attrs))
 
 
 def _offset_from_token(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    if not _PAGE_TOKEN.fullmatch(token):
         raise InvalidArgumentError.for_field("page_token", "not a token from a previous response")
     return int(token)
+
+
+def _token(offset: int | None) -> str:
+    return "" if offset is None else str(offset)

@@ -16,20 +16,23 @@ from hpo.errors import PermissionDeniedError
 
 
 @dataclass(frozen=True)
-class Caller:
+class Principal:
+    """Who calls: the name a token (or client certificate) stands for, and whether it is an
+    admin (sees and changes every study and model)."""
+
     name: str
     admin: bool = False
 
 
-_CALLER: ContextVar[Caller | None] = ContextVar("hpo_caller", default=None)
+_CALLER: ContextVar[Principal | None] = ContextVar("hpo_caller", default=None)
 
 
-def current_caller() -> Caller | None:
+def current_caller() -> Principal | None:
     return _CALLER.get()
 
 
 @contextlib.contextmanager
-def calling_as(caller: Caller | None) -> Iterator[None]:
+def calling_as(caller: Principal | None) -> Iterator[None]:
     token = _CALLER.set(caller)
     try:
         yield

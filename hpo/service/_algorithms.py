@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,17 +10,9 @@ from typing import Any
 import optuna
 
 from hpo.errors import InvalidArgumentError
+from hpo.pruners import LearningCurvePruner
+from hpo.service._limits import decode_json
 from hpo.service._pareto import ParetoSuccessiveHalvingPruner
-
-
-def _gp_sampler(**options: Any) -> optuna.samplers.BaseSampler:
-    try:
-        import torch  # noqa: F401  (GPSampler needs it; fail with a clear message instead)
-    except ImportError as e:
-        raise InvalidArgumentError(
-            "sampler.name: 'gp' needs torch on the coordinator (pip install 'hpo[gp]')"
-        ) from e
-    return optuna.samplers.GPSampler(**options)
 
 
 class _ServedGridSampler(optuna.samplers.GridSampler):
@@ -34,7 +26,7 @@ class _ServedGridSampler(optuna.samplers.GridSampler):
 
 SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,
-    "gp": _gp_sampler,
+    "gp": optuna.samplers.GPSampler,
     "cmaes": optuna.samplers.CmaEsSampler,
     "nsga2": optuna.samplers.NSGAIISampler,
     "qmc": optuna.samplers.QMCSampler,
@@ -50,11 +42,15 @@ PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
     "wilcoxon": optuna.pruners.WilcoxonPruner,
     "patient": optuna.pruners.PatientPruner,
     "threshold": optuna.pruners.ThresholdPruner,
+    "learning_curve": LearningCurvePruner,
     "pareto_successive_halving": ParetoSuccessiveHalvingPruner,
     "none": optuna.pruners.NopPruner,
 }
 #: Pruners that decide on one value per direction (studies with several directions).
 MULTI_OBJECTIVE_PRUNERS = frozenset({"pareto_successive_halving", "none"})
+
+#: Modules an algorithm needs on the coordinator beyond Optuna (and the extra that has them).
+_NEEDS = {"gp": ("torch", "hpo[gp]")}
 
 DEFAULT_SAMPLER = "tpe"
 DEFAULT_PRUNER = "median"
@@ -79,16 +75,10 @@ class AlgorithmSpec:
     @classmethod
     def parse(cls, field_name: str, name: str, options_json: str, default: str) -> AlgorithmSpec:
         """Validate a name and JSON options received from a client."""
-        try:
-            options = json.loads(options_json) if options_json.strip() else {}
-        except json.JSONDecodeError as e:
-            raise InvalidArgumentError.for_field(
-                f"{field_name}.options_json", f"not valid JSON ({e.msg})"
-            ) from e
+        field = f"{field_name}.options_json"
+        options = decode_json(field, options_json) if options_json.strip() else {}
         if not isinstance(options, dict):
-            raise InvalidArgumentError.for_field(
-                f"{field_name}.options_json", "must be a JSON object"
-            )
+            raise InvalidArgumentError.for_field(field, "must be a JSON object")
         return cls(name=name or default, options=options)
 
 
@@ -121,6 +111,15 @@ def _construct(
         raise InvalidArgumentError.for_field(
             f"{kind}.name", f"unknown {kind} {name!r}; choose one of {', '.join(sorted(table))}"
         )
+    if name in _NEEDS:
+        module, extra = _NEEDS[name]
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise InvalidArgumentError.for_field(
+                f"{kind}.name",
+                f"{name!r} needs {module} on the coordinator (pip install '{extra}')",
+            ) from None
     try:
         return factory(**options)
     except InvalidArgumentError:
@@ -129,3 +128,13 @@ def _construct(
         raise InvalidArgumentError.for_field(
             f"{kind}.options_json", f"{name} rejected its options: {e}"
         ) from e
+
+
+def check_sampler_param(spec: AlgorithmSpec, field: str, name: str) -> None:
+    """Refuse a parameter the study's sampler cannot propose: a grid only has its own."""
+    grid = spec.options.get("search_space") if spec.name == "grid" else None
+    if isinstance(grid, Mapping) and name not in grid:
+        raise InvalidArgumentError.for_field(
+            field,
+            f"{name!r:.80} is not in the grid sampler's search_space ({', '.join(sorted(grid))[:200]})",
+        )

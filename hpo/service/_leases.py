@@ -17,7 +17,8 @@ from hpo.service._views import ORIGINAL_TRIAL_ATTR, RETRY_HISTORY_ATTR
 from hpo.storage._trial_log import split_trial_id
 
 if TYPE_CHECKING:
-    from hpo.storage import Storage, Unit
+    from hpo.storage import Storage
+    from hpo.storage._studies import Unit
 
 _logger = logging.getLogger("hpo.service")
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
@@ -58,7 +59,8 @@ class LeaseExpiry:
         if now - oldest <= lease_seconds:
             return
         runtime = self._runtime(row.name)
-        for lease in self._storage.leases.all_for_study(study_id).values():
+        leases = self._storage.leases.all_for_study(study_id)
+        for lease in sorted(leases.values(), key=lambda lease: lease.trial_id):  # by number
             if now - lease.heartbeat_at > lease_seconds:
                 number = self._expire(runtime, lease.trial_id, now)
                 if number is not None:

@@ -10,7 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo._optuna_adapter import trial_id
 from hpo.errors import FailedPreconditionError, InvalidArgumentError
 from hpo.service._runtime import StudyRuntime, fresh_study
-from hpo.service._views import TrialPage, TrialRef, TrialView
+from hpo.service._views import TrialPage, TrialView
 
 if TYPE_CHECKING:
     from hpo.storage import Storage
@@ -58,7 +58,7 @@ class TrialReads:
         return [TrialView(study, t) for t in best]
 
     @fresh_study
-    def trial_ref(self, study: str, number: int | None = None) -> TrialRef:
+    def trial_ref(self, study: str, number: int | None = None) -> TrialView:
         """A trial in any state; ``number=None`` means the best trial (one direction only)."""
         runtime = self._runtime(study)
         if number is None:
@@ -73,5 +73,5 @@ class TrialReads:
         return self._ref(runtime, runtime.frozen(self._current(runtime), number))
 
     @staticmethod
-    def _ref(runtime: StudyRuntime, trial: FrozenTrial) -> TrialRef:
-        return TrialRef(runtime.name, runtime.study_id, trial)
+    def _ref(runtime: StudyRuntime, trial: FrozenTrial) -> TrialView:
+        return TrialView(runtime.name, trial)

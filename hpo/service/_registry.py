@@ -9,7 +9,7 @@ from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundEr
 from hpo.service._access import current_caller, may_access, require_access
 from hpo.service._service import StudyService
 from hpo.service._tracking import require_complete
-from hpo.storage import VersionRow
+from hpo.storage._registry import VersionRow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 NAME_RULE = (

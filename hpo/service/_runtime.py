@@ -30,7 +30,7 @@ from hpo.service._algorithms import build_pruner, build_sampler
 from hpo.service._config import CONFIG_ATTR, StudyConfig
 from hpo.service._warm_start import WarmStartRecord
 from hpo.service._warm_start_sampler import SourceTrials, WarmStartSampler
-from hpo.storage import StudyRow
+from hpo.storage._studies import StudyRow
 from hpo.storage._trial_log import Draft, StudyModel
 
 #: Trials of a study: the committed model, or a unit of work's draft.
@@ -135,7 +135,7 @@ class StudyRuntime:
                 f"trial_number: study {self.name!r} has no trial {number}"
             ) from None
 
-    def running_trial(self, trials: Trials, number: int) -> FrozenTrial:
+    def require_running(self, trials: Trials, number: int) -> FrozenTrial:
         """The trial, which must be RUNNING; otherwise the precise precondition error."""
         trial = self.frozen(trials, number)
         if trial.state.is_finished():

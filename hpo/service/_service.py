@@ -30,10 +30,16 @@ from hpo.errors import (
     StudyNotFoundError,
     TrialFinishedError,
 )
+from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
-from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS
+from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS, check_sampler_param
 from hpo.service._census import HeldStudyCensus
-from hpo.service._config import CONFIG_ATTR, StudyConfig, validate_study_name
+from hpo.service._config import (
+    CONFIG_ATTR,
+    StudyConfig,
+    require_same_settings,
+    validate_study_name,
+)
 from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
@@ -47,20 +53,14 @@ from hpo.service._warm_start import (
     choose_sources,
     load_sources,
 )
-from hpo.storage import (
-    ConditionFailedError,
-    DuplicateKeyError,
-    Storage,
-    StudyGoneError,
-    StudyRow,
-    Unit,
-)
+from hpo.storage import Storage
+from hpo.storage._engine import DuplicateKeyError
+from hpo.storage._sql import ConditionFailedError
+from hpo.storage._studies import StudyGoneError, StudyRow, Unit
 from hpo.storage._trial_log import split_trial_id
 
 _logger = logging.getLogger(__name__)
 
-MAX_FAIL_REASON = 16_000
-MAX_PARAMS_PER_TRIAL = 1_000
 _BUDGET_HOLDERS = ("RUNNING", "COMPLETE", "PRUNED")
 
 
@@ -97,7 +97,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         caller = current_caller()
         if caller is not None:
             config = dataclasses.replace(config, owner=caller.name)
-        if not directions:
+        if not directions and not load_if_exists:
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
         studies = self._storage.studies
         if studies.find(name) is None:
@@ -109,7 +109,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             try:
                 studies.create(
                     name,
-                    list(directions),
+                    list(directions) or [StudyDirection.MINIMIZE],
                     attrs,
                     lambda study_id: [budget.ensure_statement(study_id, 0)],
                 )
@@ -122,7 +122,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         if CONFIG_ATTR not in row.system_attrs:  # a study created by plain Optuna: adopt it
             self._storage.optuna.set_study_system_attr(row.study_id, CONFIG_ATTR, config.to_json())
             self._drop(name)
-        return self.get_study(name)
+        stored = self.get_study(name)
+        require_same_settings(name, stored.directions, stored.config, directions, config)
+        return stored
 
     @fresh_study
     def get_study(self, name: str) -> StudyView:
@@ -133,6 +135,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             directions=runtime.directions,
             config=runtime.config,
             trial_counts=dict(model.counts),
+            study_id=runtime.study_id,
             warm_start=runtime.warm_start_now(model),
         )
 
@@ -151,7 +154,14 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                 continue
             warm_start = WarmStartRecord.from_attrs(row.system_attrs)
             views.append(
-                StudyView(row.name, row.directions, config, dict(row.trial_counts), warm_start)
+                StudyView(
+                    row.name,
+                    row.directions,
+                    config,
+                    dict(row.trial_counts),
+                    study_id=row.study_id,
+                    warm_start=warm_start,
+                )
             )
         return sorted(views, key=lambda view: view.name)
 
@@ -183,6 +193,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         model = self._current(runtime)
         for name, distribution in space.items():
             runtime.check_compatible(model, f"search_space.{name}", name, distribution)
+            check_sampler_param(runtime.config.sampler, f"search_space.{name}", name)
         heartbeat = runtime.config.heartbeat_seconds
         budget = runtime.config.trial_budget
         spent = AskOutcome(None, True, heartbeat)
@@ -218,12 +229,14 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
 
     @fresh_study
-    def suggest(self, study: str, number: int, name: str, distribution: BaseDistribution) -> Any:
+    def suggest(
+        self, study: str, number: int, name: str, distribution: BaseDistribution, study_id: int = 0
+    ) -> Any:
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
-            frozen = runtime.running_trial(unit.draft, number)
+            frozen = runtime.require_running(unit.draft, number)
             if name in frozen.distributions:
                 if frozen.distributions[name] != distribution:
                     raise InvalidArgumentError.for_field(
@@ -231,11 +244,13 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                         f"trial {number} already has {name!r} from {frozen.distributions[name]}",
                     )
                 return frozen.params[name]
-            if len(frozen.distributions) >= MAX_PARAMS_PER_TRIAL:
+            if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
                 raise ResourceExhaustedError(
-                    f"name: trial {number} has {MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
+                    f"name: trial {number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, the most allowed"
                 )
             runtime.check_compatible(unit.draft.model, "distribution", name, distribution)
+            check_sampler_param(runtime.config.sampler, "name", name)
+            limits.check_trial_growth("name", frozen, limits.param_bytes(name, distribution))
             view = self._storage.optuna.within(unit)
             trial = runtime.optuna_trial(runtime.study(view), view, trial_id(frozen), number)
             value = suggest_param(trial, name, distribution)
@@ -250,6 +265,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         step: int,
         value: float,
         request_id: str = "",
+        study_id: int = 0,
         values: Sequence[float] = (),
     ) -> bool:
         """Record what a trial reached at ``step`` (``value``; or ``values``, one per
@@ -258,7 +274,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             raise InvalidArgumentError.for_field("step", "must be >= 0")
         if not values and math.isnan(value):
             raise InvalidArgumentError.for_field("value", "must not be NaN")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         vector = report_vector(
             value,
             values,
@@ -276,8 +292,11 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     steps = reported_vectors(frozen, runtime.n_objectives)
                     replay = request_id and (frozen.state.is_finished() or step in steps)
                     if not (replay and self._replayed(runtime, request_id, digest)):
-                        frozen = runtime.running_trial(unit.draft, number)
+                        frozen = runtime.require_running(unit.draft, number)
                         if step not in steps:  # the first value wins
+                            limits.check_trial_growth(
+                                "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
+                            )
                             view = self._storage.optuna.within(unit)
                             record_report(view, trial_id(frozen), step, vector)
                             self._record_request(unit, request_id, "report", digest)
@@ -296,8 +315,9 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         values: Sequence[float] = (),
         request_id: str = "",
         fail_reason: str = "",
+        study_id: int = 0,
     ) -> TrialView:
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         values = validate_tell(state, list(values), runtime.n_objectives)
         digest = request_digest("tell", number, state.name, values, fail_reason)
         with runtime.lock:
@@ -308,7 +328,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                     if frozen.state.is_finished() and request_id:
                         if self._replayed(runtime, request_id, digest):
                             return TrialView(study, frozen)
-                    frozen = runtime.running_trial(unit.draft, number)
+                    frozen = runtime.require_running(unit.draft, number)
                     self._record_request(unit, request_id, "tell", digest)
                     self._finish(runtime, unit, frozen, state, values, fail_reason)
                     frozen = unit.draft.trial(number)
@@ -320,21 +340,26 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         return TrialView(study, frozen)
 
     @fresh_study
-    def heartbeat(self, study: str, number: int) -> float:
-        runtime = self._runtime(study)
-        frozen = runtime.running_trial(self._current(runtime), number)
+    def heartbeat(self, study: str, number: int, study_id: int = 0) -> float:
+        runtime = self._runtime(study, study_id)
+        frozen = runtime.require_running(self._current(runtime), number)
         if not self._storage.leases.renew(trial_id(frozen)):
             # It finished between the read and the renewal: say how.
-            runtime.running_trial(self._current(runtime), number)
+            runtime.require_running(self._current(runtime), number)
         return runtime.config.lease_seconds
 
     @fresh_study
-    def set_trial_user_attr(self, study: str, number: int, key: str, value: Any) -> None:
+    def set_trial_user_attr(
+        self, study: str, number: int, key: str, value: Any, study_id: int = 0
+    ) -> None:
         if not key:
             raise InvalidArgumentError.for_field("key", "must be non-empty")
-        runtime = self._runtime(study)
+        runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
-            frozen = runtime.running_trial(unit.draft, number)
+            frozen = runtime.require_running(unit.draft, number)
+            limits.check_trial_growth(
+                "value_json", frozen, limits.user_attr_growth(frozen, key, value)
+            )
             self._storage.optuna.within(unit).set_trial_user_attr(trial_id(frozen), key, value)
 
     @fresh_study
@@ -367,7 +392,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         change only while it runs: FAILED_PRECONDITION after)."""
         runtime = self._runtime(study)
         with runtime.lock:
-            frozen = runtime.running_trial(self._current(runtime), number)
+            frozen = runtime.require_running(self._current(runtime), number)
             yield self._ref(runtime, frozen)
 
     # -- memory ----------------------------------------------------------------------------
@@ -389,7 +414,19 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             raise StudyNotFoundError(f"study: no study named {name!r}")
         return row
 
-    def _runtime(self, name: str) -> StudyRuntime:
+    def _runtime(self, name: str, study_id: int = 0) -> StudyRuntime:
+        """The study of this name, loaded; with ``study_id``, only if it is that study."""
+        runtime = self._named(name)
+        if study_id and runtime.study_id != study_id:
+            self._drop(name)  # maybe a stale cache: look again before refusing
+            runtime = self._named(name)
+            if runtime.study_id != study_id:
+                raise StudyNotFoundError(
+                    f"study_id: study {study_id} is gone; {name!r} now names another study"
+                )
+        return runtime
+
+    def _named(self, name: str) -> StudyRuntime:
         with self._runtimes_lock:
             runtime = self._runtimes.get(name)
         if runtime is None:
@@ -491,7 +528,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                 unit.execute(self._storage.budgets.give_back_statement(runtime.study_id))
             if fail_reason:
                 view.set_trial_system_attr(
-                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[:MAX_FAIL_REASON]
+                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
                 )
         try:
             runtime.study(view).tell(frozen.number, values or None, state)

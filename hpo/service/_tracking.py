@@ -8,20 +8,21 @@ from collections.abc import Iterable, Iterator
 
 from optuna.trial import FrozenTrial
 
-from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from hpo.service._service import StudyService
-from hpo.storage import (
-    ArtifactRow,
-    ArtifactStore,
-    ConflictError,
-    DataRow,
-    DigestMismatchError,
-    TrialRecords,
+from hpo.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
 )
+from hpo.service._access import current_caller, may_access
+from hpo.service._config import CONFIG_ATTR
+from hpo.service._limits import ServerLimits, check_name
+from hpo.service._service import StudyService
+from hpo.storage._artifacts import ArtifactStore, ArtifactTooLargeError, DigestMismatchError
+from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, TrialRecords
 
 DATA_KINDS = ("file", "directory", "ndarray", "dataframe")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-MAX_NAME = 256
 
 
 def validate_digest(field: str, digest: str) -> None:
@@ -30,8 +31,7 @@ def validate_digest(field: str, digest: str) -> None:
 
 
 def _validate_name(field: str, name: str, *, file_name: bool = False) -> None:
-    if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise InvalidArgumentError.for_field(field, f"must be 1-{MAX_NAME} printable characters")
+    check_name(field, name, printable=True)
     if file_name and ("/" in name or "\\" in name or name in (".", "..")):
         raise InvalidArgumentError.for_field(field, "must be a file name, not a path")
 
@@ -39,10 +39,16 @@ def _validate_name(field: str, name: str, *, file_name: bool = False) -> None:
 class TrackingService:
     """Records what a trial ran with; everything is frozen once the trial finishes."""
 
-    def __init__(self, studies: StudyService, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self,
+        studies: StudyService,
+        artifacts: ArtifactStore,
+        max_artifact_bytes: int = ServerLimits.max_artifact_bytes,
+    ) -> None:
         self._studies = studies
         self._lineage = studies.storage.lineage
         self.artifacts = artifacts
+        self.max_artifact_bytes = max_artifact_bytes
 
     def record_lineage(self, study: str, number: int, lineage_json: str) -> None:
         with self._studies.running_trial(study, number) as ref:
@@ -84,9 +90,11 @@ class TrackingService:
         with self._studies.running_trial(study, number):
             pass  # refuse early, before reading the stream
         try:
-            digest, size = self.artifacts.put(chunks, expected_digest)
+            digest, size = self.artifacts.put(chunks, expected_digest, self.max_artifact_bytes)
         except DigestMismatchError as e:
             raise InvalidArgumentError.for_field("header.expected_digest", str(e)) from None
+        except ArtifactTooLargeError as e:
+            raise ResourceExhaustedError(f"chunk: the artifact is {e}") from None
         row = ArtifactRow(name, digest, size)
         with self._studies.running_trial(study, number) as ref:
             try:
@@ -98,10 +106,28 @@ class TrackingService:
         return row
 
     def download_artifact(self, digest: str) -> Iterator[bytes]:
+        """The artifact's bytes, for a caller with access to a study that recorded it or to
+        a model registered from it (admins: any). To others it does not exist: a digest
+        names content, and answering otherwise would confirm who stored what."""
         validate_digest("digest", digest)
-        if not self.artifacts.exists(digest):
+        if not self.artifacts.exists(digest) or not self._may_read(digest):
             raise NotFoundError(f"digest: no artifact {digest}")
         return self.artifacts.read(digest)
+
+    def _may_read(self, digest: str) -> bool:
+        caller = current_caller()
+        if caller is None or caller.admin:
+            return True
+        storage = self._studies.storage
+        for study_id in self._lineage.studies_with_artifact(digest):
+            try:
+                config = storage.optuna.get_study_system_attrs(study_id).get(CONFIG_ATTR) or {}
+            except KeyError:  # deleted meanwhile
+                continue
+            if may_access(str(config.get("owner", ""))):
+                return True
+        models = {row.name for row in storage.registry.with_digest(digest)}
+        return any(may_access(storage.registry.owner(name) or "") for name in models)
 
     def records(self, study: str, number: int | None = None) -> tuple[FrozenTrial, TrialRecords]:
         ref = self._studies.trial_ref(study, number)

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
+from hpo._optuna_adapter import trial_id
 from hpo.service._config import StudyConfig
 from hpo.service._warm_start import WarmStartRecord
+from hpo.storage._trial_log import split_trial_id
 
 # Trial system attributes hpo writes (Optuna's own names where Optuna has one).
 FAIL_REASON_ATTR = "hpo:fail_reason"
@@ -23,14 +25,27 @@ class StudyView:
     directions: Sequence[StudyDirection]
     config: StudyConfig
     trial_counts: Mapping[str, int]
+    study_id: int = 0
     warm_start: WarmStartRecord | None = None
 
 
 @dataclass(frozen=True)
 class TrialView:
+    """A trial as the service hands it out: to the wire, and to the tracking and registry
+    services (which key their rows by ``study_id`` and ``trial_id``)."""
+
     study: str
     trial: FrozenTrial
     client_id: str = ""
+
+    @property
+    def study_id(self) -> int:
+        return split_trial_id(self.trial_id)[0]
+
+    @property
+    def trial_id(self) -> int:
+        """The storage's id of the trial (for the tracking and registry rows)."""
+        return trial_id(self.trial)
 
     @property
     def fail_reason(self) -> str:
@@ -40,19 +55,6 @@ class TrialView:
     def retry_of(self) -> int | None:
         history = self.trial.system_attrs.get(RETRY_HISTORY_ATTR)
         return int(history[-1]) if history else None
-
-
-@dataclass(frozen=True)
-class TrialRef:
-    """A trial located for the tracking and registry services."""
-
-    study: str
-    study_id: int
-    trial: FrozenTrial
-
-    @property
-    def trial_id(self) -> int:
-        return self.trial._trial_id
 
 
 @dataclass(frozen=True)

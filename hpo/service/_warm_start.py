@@ -22,7 +22,8 @@ from hpo.errors import InvalidArgumentError, StudyNotFoundError
 from hpo.service._access import may_access, require_access
 from hpo.service._config import CONFIG_ATTR, StudyConfig
 from hpo.service._warm_start_sampler import SourceTrials
-from hpo.storage import Storage, StudyGoneError, StudyRow
+from hpo.storage import Storage
+from hpo.storage._studies import StudyGoneError, StudyRow
 
 _logger = logging.getLogger(__name__)
 

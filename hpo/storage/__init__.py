@@ -13,51 +13,19 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from hpo.storage._artifacts import ArtifactStore, DigestMismatchError
-from hpo.storage._engine import (
-    DEFAULT_URL,
-    DuplicateKeyError,
-    create_engine,
-    normalize_url,
-    redact_url,
-)
-from hpo.storage._lineage import ArtifactRow, ConflictError, DataRow, LineageStore, TrialRecords
+from hpo._defaults import DEFAULT_STORAGE_URL
+from hpo.storage._engine import create_engine, normalize_url
+from hpo.storage._lineage import LineageStore
 from hpo.storage._migrate import upgrade
 from hpo.storage._optuna_view import OptunaStorage
-from hpo.storage._records import Lease, LeaseStore, RecordedRequest, RequestLedger, TrialBudget
-from hpo.storage._registry import RegistryStore, VersionRow
-from hpo.storage._sql import ConditionFailedError, RawSql, Statement
-from hpo.storage._studies import StudyGoneError, StudyLog, StudyRow, Unit
+from hpo.storage._records import LeaseStore, RequestLedger, TrialBudget
+from hpo.storage._registry import RegistryStore
+from hpo.storage._sql import RawSql
+from hpo.storage._studies import StudyLog
 
-__all__ = [
-    "ArtifactRow",
-    "ArtifactStore",
-    "ConflictError",
-    "DataRow",
-    "DigestMismatchError",
-    "LineageStore",
-    "RegistryStore",
-    "TrialRecords",
-    "VersionRow",
-    "DEFAULT_URL",
-    "ConditionFailedError",
-    "DuplicateKeyError",
-    "Lease",
-    "LeaseStore",
-    "RecordedRequest",
-    "RequestLedger",
-    "OptunaStorage",
-    "Statement",
-    "Storage",
-    "StudyGoneError",
-    "StudyLog",
-    "StudyRow",
-    "TrialBudget",
-    "Unit",
-    "open_storage",
-    "optuna_storage",
-    "redact_url",
-]
+# What users need: an Optuna storage on an hpo database (optuna.load_study, optuna-dashboard),
+# or the whole storage. Everything else is the coordinator's, in the private modules.
+__all__ = ["Storage", "open_storage", "optuna_storage"]
 
 
 @dataclass
@@ -78,7 +46,7 @@ class Storage:
         self.engine.dispose()
 
 
-def open_storage(url: str = DEFAULT_URL) -> Storage:
+def open_storage(url: str = DEFAULT_STORAGE_URL) -> Storage:
     """Open (and migrate) the database at ``url``: a SQLite path/URL or a PostgreSQL URL."""
     engine = create_engine(url)
     upgrade(engine)
@@ -97,6 +65,6 @@ def open_storage(url: str = DEFAULT_URL) -> Storage:
     )
 
 
-def optuna_storage(url: str = DEFAULT_URL) -> OptunaStorage:
+def optuna_storage(url: str = DEFAULT_STORAGE_URL) -> OptunaStorage:
     """An Optuna storage on an hpo database, for ``optuna.load_study`` or optuna-dashboard."""
     return open_storage(url).optuna

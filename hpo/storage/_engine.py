@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,12 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from hpo import _metrics
-from hpo._defaults import DEFAULT_STORAGE_URL
-from hpo.errors import UnavailableError
+from hpo.errors import InvalidArgumentError, UnavailableError
 
 _logger = logging.getLogger(__name__)
-
-DEFAULT_URL = DEFAULT_STORAGE_URL
 
 
 def normalize_url(url: str) -> str:
@@ -36,20 +34,53 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+#: The longest any call waits for the database (a lock, a connection, a busy SQLite file)
+#: before it answers UNAVAILABLE: well below a client's deadline (60 s in the SDK), so the
+#: client retries with its request id instead of timing out while the write lands later,
+#: and a stalled database cannot hold the server's threads for long.
+DATABASE_WAIT_SECONDS = 5.0
+
+
 def create_engine(url: str) -> sa.Engine:
-    """An engine tuned for hpo's access pattern: many short transactions from many threads."""
+    """An engine tuned for hpo's access pattern: many short transactions from many threads,
+    none waiting on the database longer than :data:`DATABASE_WAIT_SECONDS`."""
     url = normalize_url(url)
     parsed = sa.engine.make_url(url)
+    wait = DATABASE_WAIT_SECONDS
     if parsed.get_backend_name() == "sqlite":
+        _require_folder(parsed.database, url)
         engine = sa.create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 60.0},
+            connect_args={"check_same_thread": False, "timeout": wait},
             pool_size=8,
             max_overflow=16,
+            pool_timeout=wait,
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=8,
+        max_overflow=16,
+        pool_timeout=wait,
+        connect_args={
+            "connect_timeout": int(wait),
+            # Lock waits (row, table and advisory locks) end with an error after `wait`.
+            "options": f"-c lock_timeout={int(wait * 1000)}",
+        },
+    )
+
+
+def _require_folder(database: str | None, url: str) -> None:
+    """A SQLite file in a folder that does not exist is a mistake, not an outage."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(folder):
+        raise InvalidArgumentError.for_field(
+            "database", f"the folder {folder} does not exist ({redact_url(url)})"
+        )
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -62,7 +93,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # every committed transaction across a process crash (not across power loss).
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(DATABASE_WAIT_SECONDS * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -149,3 +149,13 @@ class LineageStore:
             )
             artifact_rows = [ArtifactRow(*row) for row in cursor.fetchall()]
         return TrialRecords(lineage[0] if lineage else None, data, metric_rows, artifact_rows)
+
+    def studies_with_artifact(self, digest: str) -> list[int]:
+        """The studies one of whose trials recorded an artifact with this digest."""
+        with self._sql.read() as cursor:
+            cursor.execute(
+                self._sql.sql("SELECT DISTINCT study_id FROM hpo_artifacts WHERE digest = ?"),
+                (digest,),
+            )
+            return [int(row[0]) for row in cursor.fetchall()]
+

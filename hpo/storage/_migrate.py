@@ -21,6 +21,8 @@ def upgrade(engine: sa.Engine) -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     with translate_db_errors(), engine.begin() as conn:
         if is_postgresql(engine):
+            # A migration may take long: another coordinator starting meanwhile waits for it.
+            conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
             conn.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_MIGRATION_LOCK_KEY)
             )

@@ -93,6 +93,10 @@ class RegistryStore:
         rows = self._select("WHERE name = ? AND version = ?", (name, version))
         return rows[0] if rows else None
 
+    def with_digest(self, digest: str) -> list[VersionRow]:
+        """The versions whose artifact has this digest."""
+        return self._select("WHERE digest = ?", (digest,))
+
     def owner(self, name: str) -> str | None:
         """The model's owner (that of its first version); None for an unknown model."""
         rows = self._select("WHERE name = ? AND version = 1", (name,))

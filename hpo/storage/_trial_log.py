@@ -140,12 +140,34 @@ class StudyModel:
         draft.install(last)
 
     def snapshot(self) -> bytes:
-        """The trials (and study attributes) as of ``seq``, compressed."""
+        """The trials (and study attributes) as of ``seq``, compressed. Compact: each trial
+        a list, each distinct distribution written once."""
+        dists: dict[str, int] = {}
+        rows = []
+        for t in self.trials:
+            params = {}
+            for name, dist in t.distributions.items():
+                index = dists.setdefault(distribution_to_json(dist), len(dists))
+                params[name] = [dist.to_internal_repr(t.params[name]), index]
+            rows.append(
+                [
+                    t.number,
+                    t.state.value,
+                    t.values,
+                    _timestamp(t.datetime_start),
+                    _timestamp(t.datetime_complete),
+                    params,
+                    [[step, value] for step, value in t.intermediate_values.items()],
+                    t.user_attrs,
+                    t.system_attrs,
+                ]
+            )
         body = {
             "seq": self.seq,
             "ua": self.user_attrs,
             "sa": self.system_attrs,
-            "trials": [trial_op(t) for t in self.trials],
+            "dists": list(dists),
+            "trials": rows,
         }
         return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
 
@@ -153,7 +175,24 @@ class StudyModel:
         body = json.loads(zlib.decompress(snapshot))
         self.user_attrs = body["ua"]
         self.system_attrs = body["sa"]
-        self.trials = [_trial_from_op(self.study_id, op) for op in body["trials"]]
+        dists = body["dists"]
+        self.trials = [
+            _trial_from_op(
+                self.study_id,
+                {
+                    "n": n,
+                    "s": state,
+                    "v": values,
+                    "t": start,
+                    "tc": complete,
+                    "p": {name: [x, dists[i]] for name, (x, i) in params.items()},
+                    "iv": iv,
+                    "ua": ua,
+                    "sa": sa,
+                },
+            )
+            for n, state, values, start, complete, params, iv, ua, sa in body["trials"]
+        ]
         self.seq = body["seq"]
         self.counts = {}
         for trial in self.trials:

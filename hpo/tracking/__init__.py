@@ -14,6 +14,7 @@ from hpo.tracking._hashing import (
     hash_array,
     hash_data,
     hash_dataframe,
+    hash_file,
     hash_path,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "hash_array",
     "hash_data",
     "hash_dataframe",
+    "hash_file",
     "hash_path",
 ]

@@ -51,9 +51,6 @@ class DigestCache:
             self._digests[key] = digest
         return digest
 
-    def knows(self, path: str, stat: os.stat_result) -> bool:
-        return (path, stat.st_size, stat.st_mtime_ns, stat.st_ino) in self._digests
-
     def __len__(self) -> int:
         return len(self._digests)
 
@@ -63,6 +60,12 @@ class DigestCache:
 
 
 DEFAULT_CACHE = DigestCache()
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """The BLAKE3 digest (hex) of one file's bytes: the one way hpo hashes a file, for data,
+    artifacts and the registry's download check alike."""
+    return _hash_file(os.fspath(path), os.stat(path).st_size)
 
 
 def _hash_file(path: str, size: int) -> str:

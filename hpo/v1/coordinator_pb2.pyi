@@ -81,16 +81,18 @@ class AskResponse(_message.Message):
     def __init__(self, trial: _Optional[_Union[_study_pb2.Trial, _Mapping]] = ..., budget_spent: _Optional[bool] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
 
 class SuggestRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "name", "distribution")
+    __slots__ = ("study", "trial_number", "name", "distribution", "study_id")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     name: str
     distribution: _study_pb2.Distribution
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., name: _Optional[str] = ..., distribution: _Optional[_Union[_study_pb2.Distribution, _Mapping]] = ...) -> None: ...
+    study_id: int
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., name: _Optional[str] = ..., distribution: _Optional[_Union[_study_pb2.Distribution, _Mapping]] = ..., study_id: _Optional[int] = ...) -> None: ...
 
 class SuggestResponse(_message.Message):
     __slots__ = ("value",)
@@ -99,20 +101,22 @@ class SuggestResponse(_message.Message):
     def __init__(self, value: _Optional[_Union[_study_pb2.ParamValue, _Mapping]] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "step", "value", "request_id", "values")
+    __slots__ = ("study", "trial_number", "step", "value", "request_id", "study_id", "values")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     step: int
     value: float
     request_id: str
+    study_id: int
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., study_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
     __slots__ = ("should_prune",)
@@ -121,28 +125,32 @@ class ReportResponse(_message.Message):
     def __init__(self, should_prune: _Optional[bool] = ...) -> None: ...
 
 class TellRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "state", "values", "request_id", "fail_reason")
+    __slots__ = ("study", "trial_number", "state", "values", "request_id", "fail_reason", "study_id")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     state: _study_pb2.TrialState
     values: _containers.RepeatedScalarFieldContainer[float]
     request_id: str
     fail_reason: str
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., state: _Optional[_Union[_study_pb2.TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., request_id: _Optional[str] = ..., fail_reason: _Optional[str] = ...) -> None: ...
+    study_id: int
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., state: _Optional[_Union[_study_pb2.TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., request_id: _Optional[str] = ..., fail_reason: _Optional[str] = ..., study_id: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("study", "trial_number")
+    __slots__ = ("study", "trial_number", "study_id")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ...) -> None: ...
+    study_id: int
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., study_id: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("lease_seconds",)
@@ -151,16 +159,18 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, lease_seconds: _Optional[float] = ...) -> None: ...
 
 class SetTrialUserAttrRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "key", "value_json")
+    __slots__ = ("study", "trial_number", "key", "value_json", "study_id")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     key: str
     value_json: str
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., key: _Optional[str] = ..., value_json: _Optional[str] = ...) -> None: ...
+    study_id: int
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., key: _Optional[str] = ..., value_json: _Optional[str] = ..., study_id: _Optional[int] = ...) -> None: ...
 
 class SetTrialUserAttrResponse(_message.Message):
     __slots__ = ()

@@ -111,8 +111,9 @@ class CoordinatorServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateStudy(self, request, context):
-        """Creates a study. With load_if_exists, returns the existing study of that name instead
-        (its stored configuration wins). Idempotent with load_if_exists.
+        """Creates a study. With load_if_exists, returns the existing study of that name instead,
+        when the settings given match its stored ones (FAILED_PRECONDITION naming each that
+        differs). Idempotent with load_if_exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

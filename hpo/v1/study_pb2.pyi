@@ -120,7 +120,7 @@ class AlgorithmSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., options_json: _Optional[str] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "create_time", "trial_counts", "warm_start")
+    __slots__ = ("name", "directions", "sampler", "pruner", "search_space", "trial_budget", "retry_budget", "lease_seconds", "create_time", "trial_counts", "study_id", "warm_start")
     class TrialCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class Study(_message.Message):
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     TRIAL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     WARM_START_FIELD_NUMBER: _ClassVar[int]
     name: str
     directions: _containers.RepeatedScalarFieldContainer[Direction]
@@ -149,8 +150,9 @@ class Study(_message.Message):
     lease_seconds: float
     create_time: _timestamp_pb2.Timestamp
     trial_counts: _containers.ScalarMap[str, int]
+    study_id: int
     warm_start: WarmStartRecord
-    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[Direction, str]]] = ..., sampler: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_counts: _Optional[_Mapping[str, int]] = ..., warm_start: _Optional[_Union[WarmStartRecord, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., directions: _Optional[_Iterable[_Union[Direction, str]]] = ..., sampler: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., pruner: _Optional[_Union[AlgorithmSpec, _Mapping]] = ..., search_space: _Optional[_Union[SearchSpace, _Mapping]] = ..., trial_budget: _Optional[int] = ..., retry_budget: _Optional[int] = ..., lease_seconds: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trial_counts: _Optional[_Mapping[str, int]] = ..., study_id: _Optional[int] = ..., warm_start: _Optional[_Union[WarmStartRecord, _Mapping]] = ...) -> None: ...
 
 class WarmStart(_message.Message):
     __slots__ = ("auto", "studies", "data_digests")
@@ -193,7 +195,7 @@ class IntermediateValue(_message.Message):
     def __init__(self, step: _Optional[int] = ..., value: _Optional[float] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("study", "number", "state", "values", "params", "intermediate_values", "start_time", "complete_time", "user_attrs", "client_id", "retry_of", "fail_reason")
+    __slots__ = ("study", "number", "state", "values", "params", "intermediate_values", "start_time", "complete_time", "user_attrs", "client_id", "retry_of", "fail_reason", "study_id")
     class UserAttrsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +215,7 @@ class Trial(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     RETRY_OF_FIELD_NUMBER: _ClassVar[int]
     FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     study: str
     number: int
     state: TrialState
@@ -225,4 +228,5 @@ class Trial(_message.Message):
     client_id: str
     retry_of: int
     fail_reason: str
-    def __init__(self, study: _Optional[str] = ..., number: _Optional[int] = ..., state: _Optional[_Union[TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., params: _Optional[_Iterable[_Union[Param, _Mapping]]] = ..., intermediate_values: _Optional[_Iterable[_Union[IntermediateValue, _Mapping]]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_attrs: _Optional[_Mapping[str, str]] = ..., client_id: _Optional[str] = ..., retry_of: _Optional[int] = ..., fail_reason: _Optional[str] = ...) -> None: ...
+    study_id: int
+    def __init__(self, study: _Optional[str] = ..., number: _Optional[int] = ..., state: _Optional[_Union[TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., params: _Optional[_Iterable[_Union[Param, _Mapping]]] = ..., intermediate_values: _Optional[_Iterable[_Union[IntermediateValue, _Mapping]]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_attrs: _Optional[_Mapping[str, str]] = ..., client_id: _Optional[str] = ..., retry_of: _Optional[int] = ..., fail_reason: _Optional[str] = ..., study_id: _Optional[int] = ...) -> None: ...

@@ -119,7 +119,7 @@ def test_objective_errors_fail_trials_and_max_failures_stops(ray_cluster, sqlite
     assert not [t for t in trials if t.state == hpo.TrialState.RUNNING]
 
 
-def test_existing_study_needs_resume(ray_cluster, sqlite_coordinator):
+def test_an_existing_study_goes_on_with_its_own_settings(ray_cluster, sqlite_coordinator):
     address = sqlite_coordinator.address
     run_sweep(
         objective("sleepy_objective"),
@@ -129,23 +129,32 @@ def test_existing_study_needs_resume(ray_cluster, sqlite_coordinator):
         coordinator=address,
         progress=False,
     )
-    with pytest.raises(hpo.AlreadyExistsError, match="resume"):
-        run_sweep(
-            objective("sleepy_objective"),
-            study="again",
-            n_trials=2,
-            coordinator=address,
-            progress=False,
-        )
-    resumed = run_sweep(
+    again = run_sweep(  # the same call again: the budget is spent, nothing runs
         objective("sleepy_objective"),
         study="again",
         n_trials=2,
-        resume=True,
         coordinator=address,
         progress=False,
     )
-    assert resumed.counts["complete"] == 2  # the budget was reached already
+    assert again.counts["complete"] == 2 and again.worker_trials == {}
+    with pytest.raises(hpo.FailedPreconditionError, match="directions: stored minimize"):
+        run_sweep(
+            objective("sleepy_objective"),
+            study="again",
+            direction="maximize",
+            resume=True,
+            coordinator=address,
+            progress=False,
+        )
+    with pytest.raises(hpo.NotFoundError, match="does not exist"):
+        run_sweep(
+            objective("sleepy_objective"),
+            study="never-started",
+            resume=True,
+            coordinator=address,
+            progress=False,
+        )
+    assert len(hpo.load_study("again", address=address).trials) == 2
 
 
 def test_python_function_objective(ray_cluster, sqlite_coordinator):

@@ -1,26 +1,38 @@
-"""`hpo sweep` as a user runs it: interrupted with Ctrl-C, then resumed to exactly its budget."""
+"""`hpo sweep` as a user runs it, in a fresh folder: interrupted with Ctrl-C and run again to
+exactly its budget; a failed start that creates nothing; settings that differ from the
+stored study's named, never silently chosen; progress that fits a terminal."""
 
 from __future__ import annotations
 
 import os
+import pty
+import re
 import signal
+import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import hpo
 
-from .conftest import objective
+from .conftest import OBJECTIVES, objective
+
+HPO = [sys.executable, "-m", "hpo.cli"]
 
 
-def test_interrupted_sweep_resumes_to_exactly_its_budget(ray_cluster, tmp_path) -> None:
-    storage = f"sqlite:///{tmp_path / 'sweep.db'}"
+def sweep_env(ray_cluster: str) -> dict[str, str]:
     env = {**os.environ, "RAY_ADDRESS": ray_cluster, "RAY_AUTH_MODE": "disabled"}
-    env.pop("HPO_ADDRESS", None)
+    for name in ("HPO_ADDRESS", "HPO_DB", "HPO_STORAGE"):
+        env.pop(name, None)
+    return env
+
+
+def test_interrupted_sweep_goes_on_to_exactly_its_budget(ray_cluster, tmp_path) -> None:
+    storage = f"sqlite:///{tmp_path / 'sweep.db'}"
+    env = sweep_env(ray_cluster)
     command = [
-        sys.executable,
-        "-m",
-        "hpo.cli",
+        *HPO,
         "sweep",
         objective("sleepy_objective"),
         "--study",
@@ -29,7 +41,7 @@ def test_interrupted_sweep_resumes_to_exactly_its_budget(ray_cluster, tmp_path) 
         "12",
         "--workers",
         "2",
-        "--storage",
+        "--db",
         storage,
         "--sampler",
         "random",
@@ -37,7 +49,7 @@ def test_interrupted_sweep_resumes_to_exactly_its_budget(ray_cluster, tmp_path) 
         "none",
     ]
     first = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )
     give_up = time.monotonic() + 120
     while time.monotonic() < give_up:
@@ -53,16 +65,142 @@ def test_interrupted_sweep_resumes_to_exactly_its_budget(ray_cluster, tmp_path) 
     assert 3 <= sum(t.state == hpo.TrialState.COMPLETE for t in interrupted) < 12
     assert not [t for t in interrupted if t.state == hpo.TrialState.RUNNING]
 
+    # The same command again goes on with the study (its settings are the same).
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 1 and "--resume" in again.stderr  # an existing study needs it
-    resumed = subprocess.run(
-        [*command, "--resume"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert "best trials" in resumed.stdout
+    assert again.returncode == 0, again.stderr
+    assert "study 'resumable' exists: going on to its budget of 12 trials" in again.stdout
+    assert "best trials" in again.stdout
     final = _trials(storage)
     assert sum(t.state == hpo.TrialState.COMPLETE for t in final) == 12
     assert [t.number for t in final] == list(range(len(final)))
+    # --resume with the settings left out: the stored ones; the budget is spent already.
+    resumed = subprocess.run(
+        [*HPO, "sweep", objective("sleepy_objective"), "--study", "resumable", "--db", storage,
+         "--resume"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert "has all 12 trials of its budget: nothing to run" in resumed.stdout
+    assert len(_trials(storage)) == len(final)
+
+
+def test_settings_that_differ_from_the_stored_study_are_named(ray_cluster, tmp_path) -> None:
+    """A study created minimizing, resumed with --direction maximize --trials 3: an error
+    naming both settings, and not one trial more (it used to optimize the stored direction)."""
+    env = sweep_env(ray_cluster)
+    base = [*HPO, "sweep", objective("sleepy_objective"), "--study", "acc", "--workers", "1"]
+    first = subprocess.run(
+        [*base, "--trials", "2", "--pruner", "none"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    resumed = subprocess.run(
+        [*base, "--direction", "maximize", "--trials", "3", "--pruner", "none", "--resume"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert resumed.returncode == 1
+    assert resumed.stderr == (
+        "error: FAILED_PRECONDITION: study 'acc' exists with other settings: directions: "
+        "stored minimize, requested maximize; trial_budget: stored 2, requested 3 (leave a "
+        "setting out to keep the stored one, or choose another study name)\n"
+    )
+    study = hpo.load_study("acc", storage=f"sqlite:///{tmp_path / 'hpo.db'}")
+    assert len(study.trials) == 2 and study.direction.name == "MINIMIZE"
+    missing = subprocess.run(
+        [*base, "--study", "nosuch", "--resume"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "study 'nosuch' does not exist: leave out --resume to start it" in missing.stderr
+
+
+def test_a_failed_start_creates_nothing_and_the_fixed_command_just_works(
+    ray_cluster, tmp_path
+) -> None:
+    env = sweep_env(ray_cluster)
+    (tmp_path / "broken.py").write_text("import os\n\ndef objective(trial)\n    return 1.0\n")
+    (tmp_path / "needs.py").write_text("import no_such_module_here\n")
+    common = ["--study", "first", "--trials", "2", "--workers", "1", "--pruner", "none"]
+    mistakes = {
+        f"{OBJECTIVES}:sleepy_objectiv": "error: objective: "
+        f"{OBJECTIVES} has no function 'sleepy_objectiv' (did you mean 'sleepy_objective'?)",
+        "broken.py:objective": "error: broken.py, line 3: SyntaxError: expected ':'",
+        "needs.py:objective": "error: needs.py, line 1: ModuleNotFoundError: No module named "
+        "'no_such_module_here'",
+        "missing.py:objective": "error: objective: there is no file 'missing.py'",
+    }
+    for spec, message in mistakes.items():
+        failed = subprocess.run(
+            [*HPO, "sweep", spec, *common],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert failed.returncode == 1, failed.stdout
+        assert failed.stderr == message + "\n"
+    no_workers = subprocess.run(
+        [*HPO, "sweep", objective("sleepy_objective"), *common, "--workers", "0"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert no_workers.returncode == 1 and no_workers.stderr == "error: workers: must be >= 1\n"
+    assert not (tmp_path / "hpo.db").exists()  # nothing was created, not even the database
+
+    # A study left with no trial by a start that failed later (Ray, say): the same command
+    # now simply runs it.
+    hpo.create_study(
+        "first", trial_budget=2, pruner="none", retry_budget=2, lease_seconds=60,
+        storage=f"sqlite:///{tmp_path / 'hpo.db'}",
+    )  # fmt: skip
+    fixed = subprocess.run(
+        [*HPO, "sweep", objective("sleepy_objective"), *common],
+        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert "trials: 2 complete" in fixed.stdout
+
+
+def test_progress_fits_a_100_column_terminal(ray_cluster, tmp_path) -> None:
+    """On a terminal: one line redrawn in place, at most 100 columns, numbers whole."""
+    env = {**sweep_env(ray_cluster), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
+    command = [
+        *HPO, "sweep", objective("sleepy_objective"), "--study", "a-study-with-a-long-name",
+        "--trials", "6", "--workers", "2", "--pruner", "none",
+    ]  # fmt: skip
+    output = _run_in_terminal(command, env, tmp_path, columns=100)
+    frames = [
+        line for chunk in re.split(r"[\r\n]", _without_escapes(output)) if (line := chunk.rstrip())
+    ]
+    progress = [line for line in frames if "/6" in line and "complete" in line]
+    assert progress, output
+    for line in frames:
+        assert len(line) <= 100, line
+    assert "…" not in output
+    assert re.search(r"6/6 +complete \d+ +pruned 0 +failed 0 +running 0 +best \d", progress[-1])
+
+
+def _run_in_terminal(command: list[str], env: dict[str, str], cwd: Path, columns: int) -> str:
+    import fcntl
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=300)
+    os.close(leader)
+    assert proc.returncode == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+def _without_escapes(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text)
 
 
 def _trials(storage: str) -> list:

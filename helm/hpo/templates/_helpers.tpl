@@ -149,6 +149,6 @@ capabilities:
 {{/* The `hpo sweep` arguments after the command (the Ray address is added by the caller). */}}
 {{- define "hpo.sweepArgs" -}}
 {{- $s := .Values.sweep -}}
-{{- $args := list $s.objective "--study" $s.study "--trials" (toString $s.trials) "--workers" (toString $s.workers) "--cpus-per-trial" (toString $s.cpusPerTrial) "--gpus-per-trial" (toString $s.gpusPerTrial) "--coordinator" (include "hpo.coordinatorAddress" .) "--resume" -}}
+{{- $args := list $s.objective "--study" $s.study "--trials" (toString $s.trials) "--workers" (toString $s.workers) "--cpus-per-trial" (toString $s.cpusPerTrial) "--gpus-per-trial" (toString $s.gpusPerTrial) "--coordinator" (include "hpo.coordinatorAddress" .) -}}
 {{- concat $args $s.extraArgs | toJson -}}
 {{- end -}}

@@ -1,0 +1,194 @@
+"""``hpo dashboard``: optuna-dashboard on an hpo database, with each trial's lineage.
+
+optuna-dashboard shows a trial's user attributes; :class:`LineageAttrsStorage` hands it the
+study's trials with their recorded lineage (code version, seed, data and artifact digests)
+added as ``lineage.*`` user attributes. They exist only in what the dashboard reads: nothing
+is written to the study.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Container, Sequence
+from typing import Annotated, Any
+
+import typer
+from optuna.distributions import BaseDistribution
+from optuna.storages import BaseStorage
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hpo._defaults import DEFAULT_STORAGE_URL
+from hpo._optuna_adapter import FrozenStudy
+from hpo.cli import _json
+from hpo.cli._common import fail
+from hpo.cli._lineage_commands import lineage_fields
+from hpo.cli._server_commands import ServedDb
+from hpo.storage._lineage import LineageStore, TrialRecords
+
+#: The lineage the dashboard shows: the code version, the seed, and what the trial read and
+#: wrote (the environment's package list would crowd its trial table).
+_SHOWN = ("code", "seed", "data.", "artifact.")
+
+
+def lineage_attrs(records: TrialRecords) -> dict[str, str]:
+    """A trial's lineage as ``lineage.*`` attributes (none when nothing was recorded)."""
+    from hpo.server._lineage_servicers import trial_lineage_pb
+
+    fields = lineage_fields(_json.plain(trial_lineage_pb("", 0, records)))
+    if records.lineage is None:  # no code recorded is not "no git"
+        fields = {k: v for k, v in fields.items() if not k.startswith("code")}
+    return {f"lineage.{k}": v for k, v in fields.items() if k.startswith(_SHOWN)}
+
+
+class LineageAttrsStorage(BaseStorage):
+    """An Optuna storage that reads through to ``storage`` and adds each trial's lineage to
+    the user attributes of the trials it returns. Writes go to ``storage`` unchanged.
+
+    The lineage of a finished trial is frozen, so it is read once; a running trial's is read
+    at each call.
+    """
+
+    def __init__(self, storage: BaseStorage, lineage: LineageStore) -> None:
+        self._storage = storage
+        self._lineage = lineage
+        self._finished: dict[int, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def _annotated(self, trial: FrozenTrial) -> FrozenTrial:
+        trial_id = trial._trial_id
+        with self._lock:
+            attrs = self._finished.get(trial_id)
+        if attrs is None:
+            attrs = lineage_attrs(self._lineage.records(trial_id))
+            if trial.state.is_finished():
+                with self._lock:
+                    self._finished[trial_id] = attrs
+        if not attrs:
+            return trial
+        copy = FrozenTrial(
+            number=trial.number,
+            state=trial.state,
+            value=None,
+            values=trial.values,
+            datetime_start=trial.datetime_start,
+            datetime_complete=trial.datetime_complete,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={**trial.user_attrs, **attrs},
+            system_attrs=trial.system_attrs,
+            intermediate_values=trial.intermediate_values,
+            trial_id=trial_id,
+        )
+        return copy
+
+    # -- reads that carry lineage -------------------------------------------------------
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        return self._annotated(self._storage.get_trial(trial_id))
+
+    def get_all_trials(
+        self,
+        study_id: int,
+        deepcopy: bool = True,
+        states: Container[TrialState] | None = None,
+    ) -> list[FrozenTrial]:
+        trials = self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        return [self._annotated(t) for t in trials]
+
+    # -- everything else, as the study's own storage has it -----------------------------
+
+    def create_new_study(
+        self, directions: Sequence[StudyDirection], study_name: str | None = None
+    ) -> int:
+        return self._storage.create_new_study(directions, study_name)
+
+    def delete_study(self, study_id: int) -> None:
+        self._storage.delete_study(study_id)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._storage.set_study_user_attr(study_id, key, value)
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._storage.set_study_system_attr(study_id, key, value)
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        return self._storage.get_study_id_from_name(study_name)
+
+    def get_study_name_from_id(self, study_id: int) -> str:
+        return self._storage.get_study_name_from_id(study_id)
+
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        return self._storage.get_study_directions(study_id)
+
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._storage.get_study_user_attrs(study_id)
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._storage.get_study_system_attrs(study_id)
+
+    def get_all_studies(self) -> list[FrozenStudy]:
+        return self._storage.get_all_studies()
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        return self._storage.create_new_trial(study_id, template_trial)
+
+    def set_trial_param(
+        self,
+        trial_id: int,
+        param_name: str,
+        param_value_internal: float,
+        distribution: BaseDistribution,
+    ) -> None:
+        self._storage.set_trial_param(trial_id, param_name, param_value_internal, distribution)
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        return self._storage.set_trial_state_values(trial_id, state, values)
+
+    def set_trial_intermediate_value(
+        self, trial_id: int, step: int, intermediate_value: float
+    ) -> None:
+        self._storage.set_trial_intermediate_value(trial_id, step, intermediate_value)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._storage.set_trial_user_attr(trial_id, key, value)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._storage.set_trial_system_attr(trial_id, key, value)
+
+
+def dashboard(
+    db: ServedDb = DEFAULT_STORAGE_URL,
+    host: Annotated[str, typer.Option(help="Interface for the web UI.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web UI; 0 picks a free one.")] = 8080,
+) -> None:
+    """Open optuna-dashboard on an hpo database, with each trial's lineage among its user
+    attributes (needs the dashboard extra: pip install 'hpo[dashboard]')."""
+    try:
+        import optuna_dashboard
+    except ImportError:
+        fail("optuna-dashboard is not installed: pip install 'hpo[dashboard]'")
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from hpo.storage import open_storage
+
+    class _Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    opened = open_storage(db)
+    view = LineageAttrsStorage(opened.optuna, opened.lineage)
+    try:
+        server = make_server(host, port, optuna_dashboard.wsgi(view), handler_class=_Quiet)
+    except OSError as e:
+        fail(f"--port: cannot listen on {host}:{port} ({e.strerror})")
+    print(f"optuna-dashboard on http://{host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        opened.close()

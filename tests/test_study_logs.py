@@ -1,0 +1,175 @@
+"""Per-study logs: a coordinator holds only the studies it serves, reloads them exactly,
+and every unit of work commits whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import grpc
+import optuna
+import pytest
+import sqlalchemy as sa
+from optuna.study import StudyDirection
+
+import hpo
+from hpo.server import Coordinator
+from hpo.service import StudyConfig, StudyService
+from hpo.storage import open_storage
+from hpo.storage._sql import RawSql, Statement
+from hpo.storage._studies import StudyLog
+from hpo.storage._trial_log import StudyModel
+from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import coordinator_pb2_grpc as api_grpc
+
+
+def _fill(url: str, studies: int, trials: int) -> None:
+    storage = open_storage(url)
+    service = StudyService(storage)
+    for s in range(studies):
+        service.create_study(f"old-{s}", [StudyDirection.MINIMIZE], StudyConfig())
+        for _ in range(trials):
+            outcome = service.ask(f"old-{s}")
+            assert outcome.trial is not None
+            service.suggest(
+                f"old-{s}",
+                outcome.trial.trial.number,
+                "x",
+                optuna.distributions.FloatDistribution(0, 1),
+            )
+            service.tell(
+                f"old-{s}", outcome.trial.trial.number, optuna.trial.TrialState.COMPLETE, [0.5]
+            )
+    storage.close()
+
+
+def test_a_coordinator_loads_only_the_studies_calls_name(sqlite_url) -> None:
+    _fill(sqlite_url, studies=3, trials=4)
+    with Coordinator(sqlite_url, port=0) as coordinator:
+        held = coordinator.storage.studies.loaded
+        assert held() == []
+        with grpc.insecure_channel(coordinator.address) as channel:
+            listed = api_grpc.CoordinatorStub(channel).ListStudies(api.ListStudiesRequest())
+        assert [s.name for s in listed.studies] == ["old-0", "old-1", "old-2"]
+        assert held() == []  # listing reads the studies table, not the studies
+        study = hpo.create_study("fresh", address=coordinator.address)
+        study.tell(study.ask(), 1.0)
+        assert held() == [coordinator.storage.studies.find("fresh").study_id]
+        assert len(hpo.load_study("old-1", address=coordinator.address).trials) == 4
+        assert len(held()) == 2
+        assert sorted(coordinator.service.evict_idle(0.0)) == ["fresh", "old-1"]
+        assert held() == []
+
+
+def test_an_evicted_study_reloads_with_every_write_of_another_replica(postgres_url) -> None:
+    with Coordinator(postgres_url, port=0) as first, Coordinator(postgres_url, port=0) as second:
+        a = hpo.create_study("shared", address=first.address)
+        for x in range(3):
+            a.tell(a.ask(), float(x))
+        assert first.service.evict_idle(0.0) == ["shared"]
+        b = hpo.load_study("shared", address=second.address)
+        for x in range(3, 7):
+            trial = b.ask()
+            trial.report(float(x), 0)
+            b.tell(trial, float(x))
+        running = b.ask()
+        seen_by_first = hpo.load_study("shared", address=first.address).trials
+        seen_by_second = b.trials
+    assert [(t.number, t.state, t.values) for t in seen_by_first] == [
+        (t.number, t.state, t.values) for t in seen_by_second
+    ]
+    assert [t.value for t in seen_by_first[:7]] == [float(x) for x in range(7)]
+    assert seen_by_first[-1].number == running.number
+
+
+def _replayed(sql: RawSql, study_id: int, upto: int, name: str) -> StudyModel:
+    """The study rebuilt from log rows 0..upto alone, without any snapshot."""
+    model = StudyModel(study_id, name, [StudyDirection.MINIMIZE])
+    with sql.read() as cursor:
+        cursor.execute(
+            sql.sql(
+                "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq <= ? ORDER BY seq"
+            ),
+            (study_id, upto),
+        )
+        model.apply_rows(cursor.fetchall())
+    return model
+
+
+def _as_data(model: StudyModel) -> list:
+    return [
+        (t.number, t.state, t.values, t.params, t.intermediate_values, t.system_attrs)
+        for t in model.trials
+    ]
+
+
+def test_a_snapshot_covers_exactly_the_log_it_names_while_another_replica_writes(db_url) -> None:
+    with Coordinator(db_url, port=0) as writer:
+        study = hpo.create_study("busy", address=writer.address)
+        storage = open_storage(db_url)
+        log = StudyLog(RawSql(storage.engine))
+        study_id = log.find("busy").study_id
+        stop = threading.Event()
+
+        def write() -> None:
+            while not stop.is_set():
+                trial = study.ask()
+                trial.suggest_float("x", 0, 1)
+                trial.report(0.5, 0)
+                study.tell(trial, 1.0)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        try:
+            taken = []
+            for _ in range(15):
+                model = log.current(study_id)
+                log.write_snapshot(model)
+                with storage.engine.connect() as conn:
+                    seq, payload = conn.execute(
+                        sa.text("SELECT seq, payload FROM hpo_study_snapshots WHERE study_id = :s"),
+                        {"s": study_id},
+                    ).one()
+                restored = StudyModel(study_id, "busy", [StudyDirection.MINIMIZE])
+                restored.restore(bytes(payload))
+                assert restored.seq == seq
+                assert _as_data(restored) == _as_data(_replayed(log.sql, study_id, seq, "busy"))
+                taken.append(seq)
+        finally:
+            stop.set()
+            thread.join()
+        # A reader starting from the latest snapshot and the log after it sees what a full
+        # replay sees.
+        fresh = StudyLog(RawSql(storage.engine)).current(study_id)
+        full = _replayed(log.sql, study_id, fresh.seq, "busy")
+        assert _as_data(fresh) == _as_data(full)
+        assert len(set(taken)) > 1, "the writer should have moved the log between snapshots"
+        storage.close()
+
+
+def test_a_unit_commits_its_statements_with_or_without_trial_changes(db_url) -> None:
+    storage = open_storage(db_url)
+    service = StudyService(storage)
+    service.create_study("u", [StudyDirection.MINIMIZE], StudyConfig())
+    study_id = storage.studies.find("u").study_id
+    insert = "INSERT INTO hpo_requests (study_id, request_id, method, digest, created_at) VALUES (?, ?, 'x', 'd', 0)"
+
+    def requests() -> list[str]:
+        with storage.engine.connect() as conn:
+            return sorted(conn.execute(sa.text("SELECT request_id FROM hpo_requests")).scalars())
+
+    # The old journal held such a statement back for "the next append of a matching
+    # operation" and dropped it when none came: a unit runs it when given, and commits it.
+    with storage.studies.transaction(study_id) as unit:
+        unit.execute(Statement(insert, (study_id, "alone")))
+    assert requests() == ["alone"]
+    with pytest.raises(RuntimeError), storage.studies.transaction(study_id) as unit:
+        unit.execute(Statement(insert, (study_id, "rolled-back")))
+        storage.optuna.within(unit).create_new_trial(study_id)
+        raise RuntimeError("the call failed after writing")
+    assert requests() == ["alone"]
+    assert storage.optuna.get_all_trials(study_id) == []
+    with storage.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT payload FROM hpo_study_log")).scalars().all()
+    assert [json.loads(r) for r in rows] == []
+    storage.close()
