@@ -76,8 +76,8 @@ def test_named_source_informs_the_first_asks_and_stays_out_of_the_study(coordina
     assert study.warm_start[0].status.startswith(("in use", "set aside"))
 
 
-def test_auto_prefers_the_same_data_then_the_same_space(sqlite_coordinator) -> None:
-    address = sqlite_coordinator.address
+def test_auto_prefers_the_same_data_then_the_same_space(coordinator) -> None:
+    address = coordinator.address
     mine, other = np.arange(100.0), np.arange(50.0)
     source(address, "old-same-data", data=mine)
     source(address, "other-data", data=other)
@@ -104,7 +104,7 @@ def test_auto_prefers_the_same_data_then_the_same_space(sqlite_coordinator) -> N
         "auto: data not given, compatible search space"
     }
     # the record is stored: another coordinator on the same database sees it
-    with Coordinator(sqlite_coordinator.storage.url, port=0) as again:
+    with Coordinator(coordinator.storage.url, port=0) as again:
         reloaded = hpo.load_study("new", address=again.address)
         assert [s.study for s in reloaded.warm_start] == ["old-same-data", "other-data"]
 

@@ -300,8 +300,9 @@ def _names(directions: Sequence[StudyDirection]) -> str:
 
 
 def load_sources(storage: Storage, record: WarmStartRecord | None) -> list[SourceTrials]:
-    """The recorded sources' trials as they were at the study's creation. A source deleted
-    since is left out (the study goes on with the others, or cold)."""
+    """The recorded sources' completed trials among those that existed at the study's
+    creation (numbered below ``upto``). A source deleted since is left out (the study goes
+    on with the others, or cold)."""
     if record is None:
         return []
     loaded = []
