@@ -61,7 +61,9 @@ def objective(trial) -> float:
         accuracy = float(clf.score(X_val, y_val))
         trial.report(accuracy, epoch)
         if trial.should_prune():
+            trial.log_metric("val_accuracy", accuracy, step=epoch)
             raise optuna.TrialPruned()
+    trial.log_metric("val_accuracy", accuracy, step=EPOCHS - 1)
     with tempfile.TemporaryDirectory() as folder:
         model = Path(folder) / "model.pkl"
         model.write_bytes(pickle.dumps({"scaler": _scaler, "classifier": clf}))

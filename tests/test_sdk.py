@@ -177,3 +177,14 @@ def test_embedded_default_uses_a_sqlite_file(tmp_path, monkeypatch) -> None:
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     assert (tmp_path / "hpo.db").exists()
     assert len(hpo.load_study("local").trials) == 3
+
+
+def test_a_pruned_trial_told_with_its_own_values_keeps_them(sqlite_coordinator) -> None:
+    study = hpo.create_study("pv", address=sqlite_coordinator.address)
+    trial = study.ask()
+    trial.report(3.0, 0)
+    told = study.tell(trial, 2.5, state=hpo.TrialState.PRUNED)  # was INTERNAL
+    assert told.state == hpo.TrialState.PRUNED and told.values == [2.5]
+    other = study.ask()
+    other.report(4.0, 0)
+    assert study.tell(other, state=hpo.TrialState.PRUNED).values == [4.0]  # the last report

@@ -57,7 +57,7 @@ from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import ConditionFailedError
 from hpo.storage._studies import StudyGoneError, StudyRow, Unit
-from hpo.storage._trial_log import split_trial_id
+from hpo.storage._trial_log import split_trial_id, state_op
 
 _logger = logging.getLogger(__name__)
 
@@ -530,8 +530,15 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
                 view.set_trial_system_attr(
                     trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
                 )
+        # Optuna's tell takes no values with PRUNED (it uses the last reported one); the
+        # contract lets a client give its own, so they replace Optuna's in the same unit.
+        given = values if state == TrialState.PRUNED else []
         try:
-            runtime.study(view).tell(frozen.number, values or None, state)
+            runtime.study(view).tell(
+                frozen.number, None if given else (values or None), state
+            )
+            if given:
+                unit.record(state_op(frozen.number, state, given, unit.now))
         except UpdateFinishedTrialError:
             raise TrialFinishedError(
                 f"trial_number: trial {frozen.number} of study {runtime.name!r} is already finished"
