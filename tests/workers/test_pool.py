@@ -172,6 +172,23 @@ def test_python_function_objective(ray_cluster, sqlite_coordinator):
     assert all(t.value >= 3.0 for t in result.best_trials)
 
 
+def test_each_trial_records_the_ray_node_it_ran_on(ray_cluster, sqlite_coordinator):
+    import ray
+
+    address = sqlite_coordinator.address
+    run_sweep(
+        objective("sleepy_objective"),
+        study="where",
+        n_trials=2,
+        workers=1,
+        coordinator=address,
+        progress=False,
+    )
+    node = ray.get_runtime_context().get_node_id()  # the driver's: the only node here
+    study = hpo.load_study("where", address=address)
+    assert [study.lineage(n).lineage.environment.ray_node_id for n in (0, 1)] == [node, node]
+
+
 def test_sweep_registers_its_best_trial(ray_cluster, sqlite_coordinator):
     address = sqlite_coordinator.address
     result = run_sweep(
