@@ -25,6 +25,17 @@ def overlaps(windows: list[list[float]]) -> int:
     return most
 
 
+def two_trials_on_one_worker(study: str, address: str) -> None:
+    run_sweep(
+        objective("sleepy_objective"),
+        study=study,
+        n_trials=2,
+        workers=1,
+        coordinator=address,
+        progress=False,
+    )
+
+
 def test_half_gpu_trials_run_four_at_a_time_each_on_its_own_gpu(ray_cluster, sqlite_coordinator):
     result = run_sweep(
         objective("gpu_objective"),
@@ -121,14 +132,7 @@ def test_objective_errors_fail_trials_and_max_failures_stops(ray_cluster, sqlite
 
 def test_an_existing_study_goes_on_with_its_own_settings(ray_cluster, sqlite_coordinator):
     address = sqlite_coordinator.address
-    run_sweep(
-        objective("sleepy_objective"),
-        study="again",
-        n_trials=2,
-        workers=1,
-        coordinator=address,
-        progress=False,
-    )
+    two_trials_on_one_worker("again", address)
     again = run_sweep(  # the same call again: the budget is spent, nothing runs
         objective("sleepy_objective"),
         study="again",
@@ -176,14 +180,7 @@ def test_each_trial_records_the_ray_node_it_ran_on(ray_cluster, sqlite_coordinat
     import ray
 
     address = sqlite_coordinator.address
-    run_sweep(
-        objective("sleepy_objective"),
-        study="where",
-        n_trials=2,
-        workers=1,
-        coordinator=address,
-        progress=False,
-    )
+    two_trials_on_one_worker("where", address)
     node = ray.get_runtime_context().get_node_id()  # the driver's: the only node here
     study = hpo.load_study("where", address=address)
     assert [study.lineage(n).lineage.environment.ray_node_id for n in (0, 1)] == [node, node]
