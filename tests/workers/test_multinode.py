@@ -83,6 +83,8 @@ def test_sweep_spans_two_nodes_and_survives_losing_one(cluster, postgres_url, tm
         finished_by = trials[lost].user_attrs["pid"]
         resumed = trials[lost].state == hpo.TrialState.COMPLETE and finished_by != worker
         assert resumed or lost in retries, (trials[lost], worker)
+        # Its lineage keeps the node it started on (recorded with its first Ask).
+        assert node_of(study, trials[lost]) == nodes["second"]
 
         ran_on = {node_of(study, t) for t in complete}
         assert ran_on == {nodes["head"], nodes["second"]}
