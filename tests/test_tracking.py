@@ -106,6 +106,7 @@ def test_every_trial_records_code_and_environment(sqlite_coordinator: Coordinato
         lineage = study.lineage(number).lineage
         assert lineage.environment.python and lineage.environment.hostname
         assert lineage.environment.packages["optuna"]
+        assert lineage.environment.ray_node_id == ""  # not run in a Ray worker
         assert lineage.code.has_git == (code_version()["has_git"])
 
 

@@ -70,7 +70,7 @@ def lineage_fields(lineage: dict[str, Any]) -> dict[str, str]:
         if code["diff_digest"]:
             flat["code.diff_digest"] = code["diff_digest"]
     env = (lineage["lineage"] or {}).get("environment") or {}
-    for key in ("python", "platform", "hostname"):
+    for key in ("python", "platform", "hostname", "ray_node_id"):
         if env.get(key):
             flat[f"env.{key}"] = env[key]
     for name, version in sorted(env.get("packages", {}).items()):

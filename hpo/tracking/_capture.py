@@ -12,6 +12,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import blake3
@@ -82,8 +83,8 @@ def _git(cwd: Path, *args: str) -> str | None:
 
 @functools.cache
 def environment() -> dict[str, object]:
-    """Python, platform, host, key package versions and GPU models, as a dict matching the
-    Environment message."""
+    """Python, platform, host, key package versions, GPU models and, in a Ray worker, its Ray
+    node, as a dict matching the Environment message."""
     packages = {}
     for name in KEY_PACKAGES:
         try:
@@ -96,7 +97,21 @@ def environment() -> dict[str, object]:
         "hostname": socket.gethostname(),
         "packages": packages,
         "gpus": _gpu_models(),
+        "ray_node_id": ray_node_id(),
     }
+
+
+def ray_node_id() -> str:
+    """The hex id of the Ray node this process runs on when it is a Ray worker (an actor or
+    task), else "". Ray is never imported here: a process that has not imported it is not
+    one of its workers. A worker stays on its node, so the answer can be cached."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return ""
+    context = ray.get_runtime_context()
+    if context.worker.mode != ray.WORKER_MODE:  # the driver runs no trial of a sweep
+        return ""
+    return str(context.get_node_id())
 
 
 def _gpu_models() -> list[str]:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15hpo/v1/tracking.proto\x12\x06hpo.v1\"b\n\x0b\x43odeVersion\x12\x0f\n\x07has_git\x18\x01 \x01(\x08\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\r\n\x05\x64irty\x18\x04 \x01(\x08\x12\x13\n\x0b\x64iff_digest\x18\x05 \x01(\t\"\xb5\x01\n\x0b\x45nvironment\x12\x0e\n\x06python\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x33\n\x08packages\x18\x04 \x03(\x0b\x32!.hpo.v1.Environment.PackagesEntry\x12\x0c\n\x04gpus\x18\x05 \x03(\t\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x07Lineage\x12!\n\x04\x63ode\x18\x01 \x01(\x0b\x32\x13.hpo.v1.CodeVersion\x12(\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32\x13.hpo.v1.Environment\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\\\n\nDataRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06source\x18\x05 \x01(\t\"3\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"B\n\x0e\x41rtifactRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xc3\x01\n\x0cTrialLineage\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x07lineage\x18\x03 \x01(\x0b\x32\x0f.hpo.v1.Lineage\x12 \n\x04\x64\x61ta\x18\x04 \x03(\x0b\x32\x12.hpo.v1.DataRecord\x12\x1f\n\x07metrics\x18\x05 \x03(\x0b\x32\x0e.hpo.v1.Metric\x12)\n\tartifacts\x18\x06 \x03(\x0b\x32\x16.hpo.v1.ArtifactRecord\"]\n\x14RecordLineageRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x07lineage\x18\x03 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"\x17\n\x15RecordLineageResponse\"W\n\x0eLogDataRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x12.hpo.v1.DataRecord\"\x11\n\x0fLogDataResponse\"Y\n\x11LogMetricsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x1f\n\x07metrics\x18\x03 \x03(\x0b\x32\x0e.hpo.v1.Metric\"\x14\n\x12LogMetricsResponse\"\\\n\x0e\x41rtifactHeader\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0f\x65xpected_digest\x18\x04 \x01(\t\"Z\n\x15UploadArtifactRequest\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.hpo.v1.ArtifactHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\")\n\x17\x44ownloadArtifactRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"\x1d\n\rArtifactChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"=\n\x16GetTrialLineageRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x32\xbb\x03\n\x08Tracking\x12L\n\rRecordLineage\x12\x1c.hpo.v1.RecordLineageRequest\x1a\x1d.hpo.v1.RecordLineageResponse\x12:\n\x07LogData\x12\x16.hpo.v1.LogDataRequest\x1a\x17.hpo.v1.LogDataResponse\x12\x43\n\nLogMetrics\x12\x19.hpo.v1.LogMetricsRequest\x1a\x1a.hpo.v1.LogMetricsResponse\x12I\n\x0eUploadArtifact\x12\x1d.hpo.v1.UploadArtifactRequest\x1a\x16.hpo.v1.ArtifactRecord(\x01\x12L\n\x10\x44ownloadArtifact\x12\x1f.hpo.v1.DownloadArtifactRequest\x1a\x15.hpo.v1.ArtifactChunk0\x01\x12G\n\x0fGetTrialLineage\x12\x1e.hpo.v1.GetTrialLineageRequest\x1a\x14.hpo.v1.TrialLineageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15hpo/v1/tracking.proto\x12\x06hpo.v1\"b\n\x0b\x43odeVersion\x12\x0f\n\x07has_git\x18\x01 \x01(\x08\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\r\n\x05\x64irty\x18\x04 \x01(\x08\x12\x13\n\x0b\x64iff_digest\x18\x05 \x01(\t\"\xca\x01\n\x0b\x45nvironment\x12\x0e\n\x06python\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x33\n\x08packages\x18\x04 \x03(\x0b\x32!.hpo.v1.Environment.PackagesEntry\x12\x0c\n\x04gpus\x18\x05 \x03(\t\x12\x13\n\x0bray_node_id\x18\x06 \x01(\t\x1a/\n\rPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x07Lineage\x12!\n\x04\x63ode\x18\x01 \x01(\x0b\x32\x13.hpo.v1.CodeVersion\x12(\n\x0b\x65nvironment\x18\x02 \x01(\x0b\x32\x13.hpo.v1.Environment\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x07\n\x05_seed\"\\\n\nDataRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06source\x18\x05 \x01(\t\"3\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"B\n\x0e\x41rtifactRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xc3\x01\n\x0cTrialLineage\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x07lineage\x18\x03 \x01(\x0b\x32\x0f.hpo.v1.Lineage\x12 \n\x04\x64\x61ta\x18\x04 \x03(\x0b\x32\x12.hpo.v1.DataRecord\x12\x1f\n\x07metrics\x18\x05 \x03(\x0b\x32\x0e.hpo.v1.Metric\x12)\n\tartifacts\x18\x06 \x03(\x0b\x32\x16.hpo.v1.ArtifactRecord\"]\n\x14RecordLineageRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x07lineage\x18\x03 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"\x17\n\x15RecordLineageResponse\"W\n\x0eLogDataRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12 \n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x12.hpo.v1.DataRecord\"\x11\n\x0fLogDataResponse\"Y\n\x11LogMetricsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x1f\n\x07metrics\x18\x03 \x03(\x0b\x32\x0e.hpo.v1.Metric\"\x14\n\x12LogMetricsResponse\"\\\n\x0e\x41rtifactHeader\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x17\n\x0f\x65xpected_digest\x18\x04 \x01(\t\"Z\n\x15UploadArtifactRequest\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.hpo.v1.ArtifactHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\")\n\x17\x44ownloadArtifactRequest\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\"\x1d\n\rArtifactChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"=\n\x16GetTrialLineageRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x32\xbb\x03\n\x08Tracking\x12L\n\rRecordLineage\x12\x1c.hpo.v1.RecordLineageRequest\x1a\x1d.hpo.v1.RecordLineageResponse\x12:\n\x07LogData\x12\x16.hpo.v1.LogDataRequest\x1a\x17.hpo.v1.LogDataResponse\x12\x43\n\nLogMetrics\x12\x19.hpo.v1.LogMetricsRequest\x1a\x1a.hpo.v1.LogMetricsResponse\x12I\n\x0eUploadArtifact\x12\x1d.hpo.v1.UploadArtifactRequest\x1a\x16.hpo.v1.ArtifactRecord(\x01\x12L\n\x10\x44ownloadArtifact\x12\x1f.hpo.v1.DownloadArtifactRequest\x1a\x15.hpo.v1.ArtifactChunk0\x01\x12G\n\x0fGetTrialLineage\x12\x1e.hpo.v1.GetTrialLineageRequest\x1a\x14.hpo.v1.TrialLineageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,41 +36,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CODEVERSION']._serialized_start=33
   _globals['_CODEVERSION']._serialized_end=131
   _globals['_ENVIRONMENT']._serialized_start=134
-  _globals['_ENVIRONMENT']._serialized_end=315
-  _globals['_ENVIRONMENT_PACKAGESENTRY']._serialized_start=268
-  _globals['_ENVIRONMENT_PACKAGESENTRY']._serialized_end=315
-  _globals['_LINEAGE']._serialized_start=317
-  _globals['_LINEAGE']._serialized_end=431
-  _globals['_DATARECORD']._serialized_start=433
-  _globals['_DATARECORD']._serialized_end=525
-  _globals['_METRIC']._serialized_start=527
-  _globals['_METRIC']._serialized_end=578
-  _globals['_ARTIFACTRECORD']._serialized_start=580
-  _globals['_ARTIFACTRECORD']._serialized_end=646
-  _globals['_TRIALLINEAGE']._serialized_start=649
-  _globals['_TRIALLINEAGE']._serialized_end=844
-  _globals['_RECORDLINEAGEREQUEST']._serialized_start=846
-  _globals['_RECORDLINEAGEREQUEST']._serialized_end=939
-  _globals['_RECORDLINEAGERESPONSE']._serialized_start=941
-  _globals['_RECORDLINEAGERESPONSE']._serialized_end=964
-  _globals['_LOGDATAREQUEST']._serialized_start=966
-  _globals['_LOGDATAREQUEST']._serialized_end=1053
-  _globals['_LOGDATARESPONSE']._serialized_start=1055
-  _globals['_LOGDATARESPONSE']._serialized_end=1072
-  _globals['_LOGMETRICSREQUEST']._serialized_start=1074
-  _globals['_LOGMETRICSREQUEST']._serialized_end=1163
-  _globals['_LOGMETRICSRESPONSE']._serialized_start=1165
-  _globals['_LOGMETRICSRESPONSE']._serialized_end=1185
-  _globals['_ARTIFACTHEADER']._serialized_start=1187
-  _globals['_ARTIFACTHEADER']._serialized_end=1279
-  _globals['_UPLOADARTIFACTREQUEST']._serialized_start=1281
-  _globals['_UPLOADARTIFACTREQUEST']._serialized_end=1371
-  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_start=1373
-  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_end=1414
-  _globals['_ARTIFACTCHUNK']._serialized_start=1416
-  _globals['_ARTIFACTCHUNK']._serialized_end=1445
-  _globals['_GETTRIALLINEAGEREQUEST']._serialized_start=1447
-  _globals['_GETTRIALLINEAGEREQUEST']._serialized_end=1508
-  _globals['_TRACKING']._serialized_start=1511
-  _globals['_TRACKING']._serialized_end=1954
+  _globals['_ENVIRONMENT']._serialized_end=336
+  _globals['_ENVIRONMENT_PACKAGESENTRY']._serialized_start=289
+  _globals['_ENVIRONMENT_PACKAGESENTRY']._serialized_end=336
+  _globals['_LINEAGE']._serialized_start=338
+  _globals['_LINEAGE']._serialized_end=452
+  _globals['_DATARECORD']._serialized_start=454
+  _globals['_DATARECORD']._serialized_end=546
+  _globals['_METRIC']._serialized_start=548
+  _globals['_METRIC']._serialized_end=599
+  _globals['_ARTIFACTRECORD']._serialized_start=601
+  _globals['_ARTIFACTRECORD']._serialized_end=667
+  _globals['_TRIALLINEAGE']._serialized_start=670
+  _globals['_TRIALLINEAGE']._serialized_end=865
+  _globals['_RECORDLINEAGEREQUEST']._serialized_start=867
+  _globals['_RECORDLINEAGEREQUEST']._serialized_end=960
+  _globals['_RECORDLINEAGERESPONSE']._serialized_start=962
+  _globals['_RECORDLINEAGERESPONSE']._serialized_end=985
+  _globals['_LOGDATAREQUEST']._serialized_start=987
+  _globals['_LOGDATAREQUEST']._serialized_end=1074
+  _globals['_LOGDATARESPONSE']._serialized_start=1076
+  _globals['_LOGDATARESPONSE']._serialized_end=1093
+  _globals['_LOGMETRICSREQUEST']._serialized_start=1095
+  _globals['_LOGMETRICSREQUEST']._serialized_end=1184
+  _globals['_LOGMETRICSRESPONSE']._serialized_start=1186
+  _globals['_LOGMETRICSRESPONSE']._serialized_end=1206
+  _globals['_ARTIFACTHEADER']._serialized_start=1208
+  _globals['_ARTIFACTHEADER']._serialized_end=1300
+  _globals['_UPLOADARTIFACTREQUEST']._serialized_start=1302
+  _globals['_UPLOADARTIFACTREQUEST']._serialized_end=1392
+  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_start=1394
+  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_end=1435
+  _globals['_ARTIFACTCHUNK']._serialized_start=1437
+  _globals['_ARTIFACTCHUNK']._serialized_end=1466
+  _globals['_GETTRIALLINEAGEREQUEST']._serialized_start=1468
+  _globals['_GETTRIALLINEAGEREQUEST']._serialized_end=1529
+  _globals['_TRACKING']._serialized_start=1532
+  _globals['_TRACKING']._serialized_end=1975
 # @@protoc_insertion_point(module_scope)

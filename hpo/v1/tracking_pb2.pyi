@@ -21,7 +21,7 @@ class CodeVersion(_message.Message):
     def __init__(self, has_git: _Optional[bool] = ..., commit: _Optional[str] = ..., branch: _Optional[str] = ..., dirty: _Optional[bool] = ..., diff_digest: _Optional[str] = ...) -> None: ...
 
 class Environment(_message.Message):
-    __slots__ = ("python", "platform", "hostname", "packages", "gpus")
+    __slots__ = ("python", "platform", "hostname", "packages", "gpus", "ray_node_id")
     class PackagesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -34,12 +34,14 @@ class Environment(_message.Message):
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     PACKAGES_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
+    RAY_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     python: str
     platform: str
     hostname: str
     packages: _containers.ScalarMap[str, str]
     gpus: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, python: _Optional[str] = ..., platform: _Optional[str] = ..., hostname: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., gpus: _Optional[_Iterable[str]] = ...) -> None: ...
+    ray_node_id: str
+    def __init__(self, python: _Optional[str] = ..., platform: _Optional[str] = ..., hostname: _Optional[str] = ..., packages: _Optional[_Mapping[str, str]] = ..., gpus: _Optional[_Iterable[str]] = ..., ray_node_id: _Optional[str] = ...) -> None: ...
 
 class Lineage(_message.Message):
     __slots__ = ("code", "environment", "seed")

@@ -68,3 +68,12 @@ def late_objective(trial) -> float:
         time.sleep(1.5)
         trial.report(x, 0)  # FAILED_PRECONDITION: the coordinator failed this trial
     return x
+
+
+def steady_objective(trial) -> float:
+    """Publishes its process id, then holds its worker for a second (a node can be lost
+    mid-trial)."""
+    trial.set_user_attr("pid", os.getpid())
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(1.0)
+    return x

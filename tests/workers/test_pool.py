@@ -25,6 +25,17 @@ def overlaps(windows: list[list[float]]) -> int:
     return most
 
 
+def two_trials_on_one_worker(study: str, address: str) -> None:
+    run_sweep(
+        objective("sleepy_objective"),
+        study=study,
+        n_trials=2,
+        workers=1,
+        coordinator=address,
+        progress=False,
+    )
+
+
 def test_half_gpu_trials_run_four_at_a_time_each_on_its_own_gpu(ray_cluster, sqlite_coordinator):
     result = run_sweep(
         objective("gpu_objective"),
@@ -121,14 +132,7 @@ def test_objective_errors_fail_trials_and_max_failures_stops(ray_cluster, sqlite
 
 def test_an_existing_study_goes_on_with_its_own_settings(ray_cluster, sqlite_coordinator):
     address = sqlite_coordinator.address
-    run_sweep(
-        objective("sleepy_objective"),
-        study="again",
-        n_trials=2,
-        workers=1,
-        coordinator=address,
-        progress=False,
-    )
+    two_trials_on_one_worker("again", address)
     again = run_sweep(  # the same call again: the budget is spent, nothing runs
         objective("sleepy_objective"),
         study="again",
@@ -170,6 +174,16 @@ def test_python_function_objective(ray_cluster, sqlite_coordinator):
     )
     assert result.counts["complete"] == 3
     assert all(t.value >= 3.0 for t in result.best_trials)
+
+
+def test_each_trial_records_the_ray_node_it_ran_on(ray_cluster, sqlite_coordinator):
+    import ray
+
+    address = sqlite_coordinator.address
+    two_trials_on_one_worker("where", address)
+    node = ray.get_runtime_context().get_node_id()  # the driver's: the only node here
+    study = hpo.load_study("where", address=address)
+    assert [study.lineage(n).lineage.environment.ray_node_id for n in (0, 1)] == [node, node]
 
 
 def test_sweep_registers_its_best_trial(ray_cluster, sqlite_coordinator):
