@@ -9,17 +9,15 @@ is written to the study.
 from __future__ import annotations
 
 import threading
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from typing import Annotated, Any
 
 import typer
-from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo._defaults import DEFAULT_STORAGE_URL
-from hpo._optuna_adapter import FrozenStudy
+from hpo._optuna_adapter import ForwardingStorage
 from hpo.cli import _json
 from hpo.cli._common import fail
 from hpo.cli._lineage_commands import lineage_fields
@@ -41,7 +39,7 @@ def lineage_attrs(records: TrialRecords) -> dict[str, str]:
     return {f"lineage.{k}": v for k, v in fields.items() if k.startswith(_SHOWN)}
 
 
-class LineageAttrsStorage(BaseStorage):
+class LineageAttrsStorage(ForwardingStorage):
     """An Optuna storage that reads through to ``storage`` and adds each trial's lineage to
     the user attributes of the trials it returns. Writes go to ``storage`` unchanged.
 
@@ -50,7 +48,7 @@ class LineageAttrsStorage(BaseStorage):
     """
 
     def __init__(self, storage: BaseStorage, lineage: LineageStore) -> None:
-        self._storage = storage
+        super().__init__(storage)
         self._lineage = lineage
         self._finished: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
@@ -85,7 +83,7 @@ class LineageAttrsStorage(BaseStorage):
     # -- reads that carry lineage -------------------------------------------------------
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        return self._annotated(self._storage.get_trial(trial_id))
+        return self._annotated(self._inner.get_trial(trial_id))
 
     def get_all_trials(
         self,
@@ -93,70 +91,8 @@ class LineageAttrsStorage(BaseStorage):
         deepcopy: bool = True,
         states: Container[TrialState] | None = None,
     ) -> list[FrozenTrial]:
-        trials = self._storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        trials = self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
         return [self._annotated(t) for t in trials]
-
-    # -- everything else, as the study's own storage has it -----------------------------
-
-    def create_new_study(
-        self, directions: Sequence[StudyDirection], study_name: str | None = None
-    ) -> int:
-        return self._storage.create_new_study(directions, study_name)
-
-    def delete_study(self, study_id: int) -> None:
-        self._storage.delete_study(study_id)
-
-    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
-        self._storage.set_study_user_attr(study_id, key, value)
-
-    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
-        self._storage.set_study_system_attr(study_id, key, value)
-
-    def get_study_id_from_name(self, study_name: str) -> int:
-        return self._storage.get_study_id_from_name(study_name)
-
-    def get_study_name_from_id(self, study_id: int) -> str:
-        return self._storage.get_study_name_from_id(study_id)
-
-    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
-        return self._storage.get_study_directions(study_id)
-
-    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
-        return self._storage.get_study_user_attrs(study_id)
-
-    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
-        return self._storage.get_study_system_attrs(study_id)
-
-    def get_all_studies(self) -> list[FrozenStudy]:
-        return self._storage.get_all_studies()
-
-    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        return self._storage.create_new_trial(study_id, template_trial)
-
-    def set_trial_param(
-        self,
-        trial_id: int,
-        param_name: str,
-        param_value_internal: float,
-        distribution: BaseDistribution,
-    ) -> None:
-        self._storage.set_trial_param(trial_id, param_name, param_value_internal, distribution)
-
-    def set_trial_state_values(
-        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
-    ) -> bool:
-        return self._storage.set_trial_state_values(trial_id, state, values)
-
-    def set_trial_intermediate_value(
-        self, trial_id: int, step: int, intermediate_value: float
-    ) -> None:
-        self._storage.set_trial_intermediate_value(trial_id, step, intermediate_value)
-
-    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        self._storage.set_trial_user_attr(trial_id, key, value)
-
-    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        self._storage.set_trial_system_attr(trial_id, key, value)
 
 
 def dashboard(
