@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import signal
-import threading
-import time
 
 from hpo.workers import WorkerPool, run_sweep
 
 import hpo
 from tests.serverproc import hpo_server
 
-from .conftest import objective
+from .conftest import objective, poll_in_background
 
 
 def test_sweep_survives_sigkill_of_one_coordinator_replica(ray_cluster, postgres_url) -> None:
@@ -22,17 +20,16 @@ def test_sweep_survives_sigkill_of_one_coordinator_replica(ray_cluster, postgres
         killed_after: list[int] = []
 
         def kill_one_replica_mid_sweep(pool: WorkerPool) -> None:
-            def run() -> None:
-                study = hpo.load_study("replicas", address=survivor)
-                while True:
-                    done = len(study.get_trials(states=(hpo.TrialState.COMPLETE,)))
-                    if done >= 3:
-                        doomed.send_signal(signal.SIGKILL)
-                        killed_after.append(done)
-                        return
-                    time.sleep(0.05)
+            study = hpo.load_study("replicas", address=survivor)
 
-            threading.Thread(target=run, daemon=True).start()
+            def kill_once_three_finished() -> bool:
+                done = len(study.get_trials(states=(hpo.TrialState.COMPLETE,)))
+                if done >= 3:
+                    doomed.send_signal(signal.SIGKILL)
+                    killed_after.append(done)
+                return done >= 3
+
+            poll_in_background(kill_once_three_finished)
 
         result = run_sweep(
             objective("sleepy_objective"),
