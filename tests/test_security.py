@@ -294,6 +294,7 @@ def test_a_misconfigured_client_fails_at_once_naming_the_cause(
     ) as mutual:
         cases = [
             ((tls,), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA (or --tls-ca)"),
+            ((f"{tls},{tls}",), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA"),
             (
                 (plain, "--tls-ca", pki["ca"]),
                 f"the coordinator at {plain} does not speak TLS: unset HPO_TLS_CA",

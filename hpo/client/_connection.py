@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from hpo._address import channel_target
+from hpo._address import address_list, channel_target
 from hpo._defaults import MAX_MESSAGE_BYTES
 from hpo.client._diagnose import misconfiguration
 from hpo.errors import HpoError, error_for_code
@@ -99,8 +99,11 @@ class Connection:
     def _explained(self, error: HpoError, probe: bool = True) -> HpoError:
         """The error, or one that says why retrying cannot help (TLS mismatch, no token)."""
         if error.code == "UNAVAILABLE":
-            found = misconfiguration(self.address, self._security, error.message, probe)
-            return found or error
+            for address in address_list(self.address):  # each listed replica, until one says
+                found = misconfiguration(address, self._security, error.message, probe)
+                if found is not None:
+                    return found
+            return error
         if error.code == "UNAUTHENTICATED":
             hint = (
                 "check HPO_TOKEN or --token" if self._security.token else "set HPO_TOKEN or --token"
