@@ -293,6 +293,7 @@ def test_a_misconfigured_client_fails_at_once_naming_the_cause(
     ) as mutual:
         cases = [
             ((tls,), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA (or --tls-ca)"),
+            ((f"{tls},{tls}",), f"the coordinator at {tls} speaks TLS: set HPO_TLS_CA"),
             (
                 (plain, "--tls-ca", pki["ca"]),
                 f"the coordinator at {plain} does not speak TLS: unset HPO_TLS_CA",
@@ -323,3 +324,14 @@ def test_a_misconfigured_client_fails_at_once_naming_the_cause(
         "--tls-ca", pki["ca"], "--token", tokens[1], "studies", "list", "--coordinator", tls
     )
     assert "name" in served.stdout
+
+
+def test_a_list_of_tls_replicas_checks_each_certificate_against_the_first_name(
+    secured, sqlite_url, pki, tokens
+) -> None:
+    security = ServerSecurity(pki["server_cert"], pki["server_key"], token_file=tokens[0])
+    with Coordinator(sqlite_url, port=0, security=security) as second:
+        both = f"localhost:{secured.port},localhost:{second.port}"
+        good = ClientSecurity(tls_ca=pki["ca"], token=tokens[1])
+        for _ in range(4):  # round-robin: both replicas answer over TLS
+            assert list_studies(both, good) == []

@@ -85,9 +85,10 @@ def run_sweep(
         n_trials: the trial budget (failed trials excluded), enforced by the coordinator.
         workers: Ray actors to start; each holds ``cpus_per_trial`` CPUs and
             ``gpus_per_trial`` GPUs (fractions share a GPU), so fewer may run at once.
-        coordinator: ``host:port`` of a running coordinator; default ``$HPO_ADDRESS``, else an
-            embedded one in this process on ``storage`` (default ``$HPO_DB``, else the
-            SQLite file hpo.db here), which workers on this machine reach over loopback.
+        coordinator: ``host:port`` of a running coordinator (or replicas ``a:1,b:2``);
+            default ``$HPO_ADDRESS``, else an embedded one in this process on ``storage``
+            (default ``$HPO_DB``, else the SQLite file hpo.db here), which workers on this
+            machine reach over loopback.
         ray_address: an existing Ray cluster (``ray://head:10001``, ``auto``); default a local
             Ray started on demand (or the one this process already joined).
         resume: the study must exist already (``hpo.NotFoundError`` otherwise).

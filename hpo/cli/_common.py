@@ -21,7 +21,8 @@ CoordinatorOption = Annotated[
     str | None,
     typer.Option(
         "--coordinator",
-        help="host:port of a running coordinator (or set HPO_ADDRESS). "
+        help="host:port of a running coordinator, or replicas a:1,b:2 "
+        "(or set HPO_ADDRESS). "
         "Default: a coordinator embedded in this command, on --db.",
         show_default=False,
     ),

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from hpo._address import address_list, channel_target
 from hpo._defaults import MAX_MESSAGE_BYTES
 from hpo.client._diagnose import misconfiguration
 from hpo.errors import HpoError, error_for_code
@@ -26,6 +27,11 @@ DEFAULT_RETRY_SECONDS = 120.0
 
 class Connection:
     """Calls the coordinator at ``address``; thread-safe, one per address per process.
+
+    ``address`` may list replicas (``"10.0.0.1:50051,10.0.0.2:50051"``) or be a gRPC target
+    naming several (``"dns:///hpo-coordinator:50051"``): calls go round-robin over those that
+    answer, and a call answered UNAVAILABLE (a replica died, its connection failed) is
+    retried as below, on the next one.
 
     Every call carries a deadline (``timeout`` seconds). A call answered UNAVAILABLE (the
     coordinator or its database is down) is repeated with exponential backoff and jitter for
@@ -54,11 +60,14 @@ class Connection:
             # DNS name with several records): spread calls over all of them.
             ("grpc.service_config", '{"loadBalancingConfig": [{"round_robin": {}}]}'),
         ]
+        target, authority = channel_target(address)
+        if authority is not None:  # TLS checks every replica's certificate against this name
+            options.append(("grpc.default_authority", authority))
         credentials = security.channel_credentials()
         self._channel = (
-            grpc.secure_channel(address, credentials, options=options)
+            grpc.secure_channel(target, credentials, options=options)
             if credentials is not None
-            else grpc.insecure_channel(address, options=options)
+            else grpc.insecure_channel(target, options=options)
         )
         self._metadata = security.metadata()
         self._stubs: dict[str, Any] = {
@@ -90,8 +99,11 @@ class Connection:
     def _explained(self, error: HpoError, probe: bool = True) -> HpoError:
         """The error, or one that says why retrying cannot help (TLS mismatch, no token)."""
         if error.code == "UNAVAILABLE":
-            found = misconfiguration(self.address, self._security, error.message, probe)
-            return found or error
+            for address in address_list(self.address):  # each listed replica, until one says
+                found = misconfiguration(address, self._security, error.message, probe)
+                if found is not None:
+                    return found
+            return error
         if error.code == "UNAUTHENTICATED":
             hint = (
                 "check HPO_TOKEN or --token" if self._security.token else "set HPO_TOKEN or --token"

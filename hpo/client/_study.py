@@ -379,7 +379,8 @@ def create_study(
         load_if_exists: return the existing study of this name instead of failing. The
             settings given must equal its stored ones (:class:`hpo.FailedPreconditionError`
             naming each that differs); those left out take the stored values.
-        address: ``host:port`` of a coordinator; default ``$HPO_ADDRESS``, else embedded.
+        address: ``host:port`` of a coordinator, or replicas ``"a:1,b:2"`` (round-robin
+            and failover); default ``$HPO_ADDRESS``, else embedded.
         storage: database of the embedded coordinator; default ``$HPO_DB``, else a SQLite
             file ``hpo.db`` in the working directory.
         security: TLS and token settings; default from HPO_TLS_CA, HPO_TLS_CERT,

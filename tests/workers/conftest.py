@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,14 @@ def ray_cluster() -> Iterator[str]:
 
 def objective(name: str) -> str:
     return f"{OBJECTIVES}:{name}"
+
+
+def poll_in_background(step: Callable[[], bool], interval: float = 0.05) -> None:
+    """Call ``step`` every ``interval`` seconds in a daemon thread until it returns True
+    (e.g. kill something once a sweep is under way)."""
+
+    def run() -> None:
+        while not step():
+            time.sleep(interval)
+
+    threading.Thread(target=run, daemon=True).start()

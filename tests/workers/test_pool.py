@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 
 import pytest
 from hpo.workers import WorkerPool, run_sweep
 
 import hpo
 
-from .conftest import objective
+from .conftest import objective, poll_in_background
 
 
 def overlaps(windows: list[list[float]]) -> int:
@@ -66,17 +64,17 @@ def test_sigkilled_worker_loses_no_trial(ray_cluster, sqlite_coordinator):
     killed: list[int] = []
 
     def kill_one_mid_trial(pool: WorkerPool) -> None:
-        def run() -> None:
-            study = hpo.load_study("killed", address=address)
-            while not killed:
-                for t in study.get_trials(states=(hpo.TrialState.RUNNING,)):
-                    if len(t.intermediate_values) >= 3 and "pid" in t.user_attrs:
-                        os.kill(t.user_attrs["pid"], signal.SIGKILL)
-                        killed.append(t.number)
-                        return
-                time.sleep(0.05)
+        study = hpo.load_study("killed", address=address)
 
-        threading.Thread(target=run, daemon=True).start()
+        def kill_one() -> bool:
+            for t in study.get_trials(states=(hpo.TrialState.RUNNING,)):
+                if len(t.intermediate_values) >= 3 and "pid" in t.user_attrs:
+                    os.kill(t.user_attrs["pid"], signal.SIGKILL)
+                    killed.append(t.number)
+                    return True
+            return False
+
+        poll_in_background(kill_one)
 
     result = run_sweep(
         objective("slow_objective"),
