@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,9 +129,13 @@ def _trial_run(config: StudyConfig) -> None:
                 trial.should_prune()
         return 0.0
 
+    with warnings.catch_warnings():
+        # Optuna >= 4.9 deprecates the option _quiet sets (and says so on stderr).
+        warnings.simplefilter("ignore", FutureWarning)
+        sampler = build_sampler(_quiet(config.sampler))
     study = optuna.create_study(
         storage=optuna.storages.InMemoryStorage(),
-        sampler=build_sampler(_quiet(config.sampler)),
+        sampler=sampler,
         pruner=build_pruner(config.pruner),
     )
     try:
