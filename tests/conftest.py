@@ -20,7 +20,14 @@ from hpo.v1 import coordinator_pb2_grpc as api_grpc
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 # Folders tools write on purpose (bytecode, caches, installed dependencies): not the suite's.
-_TOOL_OUTPUT = ("__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "node_modules/")
+_TOOL_OUTPUT = (
+    "__pycache__/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".hypothesis/",  # hypothesis's example database
+    "node_modules/",
+)
 CHECKOUT_STATE = pytest.StashKey[frozenset[str] | None]()
 #: The test that compares the checkout before and after the session; it runs last.
 LAST_TEST = "test_checkout_clean.py::test_the_suite_leaves_the_checkout_as_it_found_it"
