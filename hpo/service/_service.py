@@ -33,6 +33,7 @@ from hpo.errors import (
 from hpo.service import _limits as limits
 from hpo.service._access import current_caller, require_access
 from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS, check_sampler_param
+from hpo.service._cache import StudyCache
 from hpo.service._census import HeldStudyCensus
 from hpo.service._config import (
     CONFIG_ATTR,
@@ -44,27 +45,25 @@ from hpo.service._leases import LeaseExpiry
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
-from hpo.service._runtime import StaleStudyError, StudyRuntime, fresh_study
+from hpo.service._runtime import StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
 from hpo.service._warm_start import (
     WARM_START_ATTR,
     WarmStartRecord,
     WarmStartRequest,
     choose_sources,
-    load_sources,
 )
 from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import ConditionFailedError
-from hpo.storage._studies import StudyGoneError, StudyRow, Unit
+from hpo.storage._studies import StudyGoneError, Unit
 from hpo.storage._trial_log import split_trial_id, state_op
 
 _logger = logging.getLogger(__name__)
 
-_BUDGET_HOLDERS = ("RUNNING", "COMPLETE", "PRUNED")
 
 
-class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
+class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. A study is loaded
@@ -190,16 +189,16 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
     ) -> AskOutcome:
         runtime = self._runtime(study)
         space = runtime.config.search_space if search_space is None else search_space
-        model = self._current(runtime)
-        for name, distribution in space.items():
-            runtime.check_compatible(model, f"search_space.{name}", name, distribution)
-            check_sampler_param(runtime.config.sampler, f"search_space.{name}", name)
         heartbeat = runtime.config.heartbeat_seconds
         budget = runtime.config.trial_budget
         spent = AskOutcome(None, True, heartbeat)
         with runtime.lock:
             try:
                 with self._unit(runtime) as unit:
+                    for name, distribution in space.items():  # as of the unit's catch-up
+                        field = f"search_space.{name}"
+                        runtime.check_compatible(unit.draft.model, field, name, distribution)
+                        check_sampler_param(runtime.config.sampler, field, name)
                     if client_id:
                         held = self._held_trial(unit, client_id)
                         if held is not None:
@@ -369,16 +368,14 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
         """Queue a trial with fixed parameters; an Ask hands it out (taking a unit of the
         budget then, as for any trial)."""
         runtime = self._runtime(study)
-        model = self._current(runtime)
-        for name, value in params.items():
-            distribution = runtime.config.search_space.get(name) or model.param_distributions.get(
-                name
-            )
-            if distribution is not None and not contains(distribution, value):
-                raise InvalidArgumentError.for_field(
-                    f"params.{name}", f"{value!r} is outside {distribution}"
-                )
         with runtime.lock, self._unit(runtime) as unit:
+            known = unit.draft.model.param_distributions
+            for name, value in params.items():
+                distribution = runtime.config.search_space.get(name) or known.get(name)
+                if distribution is not None and not contains(distribution, value):
+                    raise InvalidArgumentError.for_field(
+                        f"params.{name}", f"{value!r} is outside {distribution}"
+                    )
             optuna_study = runtime.study(self._storage.optuna.within(unit))
             optuna_study.enqueue_trial(dict(params), dict(user_attrs or {}))
             queued = unit.draft.trial(unit.draft.n_trials - 1)
@@ -395,73 +392,7 @@ class StudyService(LeaseExpiry, TrialReads, HeldStudyCensus):
             frozen = runtime.require_running(self._current(runtime), number)
             yield self._ref(runtime, frozen)
 
-    # -- memory ----------------------------------------------------------------------------
-
-    def evict_idle(self, idle_seconds: float) -> list[str]:
-        """Let go of studies no call used for ``idle_seconds``; their names."""
-        evicted = set(self._storage.studies.evict_idle(idle_seconds))
-        with self._runtimes_lock:
-            names = [n for n, r in self._runtimes.items() if r.study_id in evicted]
-            for name in names:
-                del self._runtimes[name]
-        return names
-
     # -- internals -------------------------------------------------------------------------
-
-    def _row(self, name: str) -> StudyRow:
-        row = self._storage.studies.find(name)
-        if row is None:
-            raise StudyNotFoundError(f"study: no study named {name!r}")
-        return row
-
-    def _runtime(self, name: str, study_id: int = 0) -> StudyRuntime:
-        """The study of this name, loaded; with ``study_id``, only if it is that study."""
-        runtime = self._named(name)
-        if study_id and runtime.study_id != study_id:
-            self._drop(name)  # maybe a stale cache: look again before refusing
-            runtime = self._named(name)
-            if runtime.study_id != study_id:
-                raise StudyNotFoundError(
-                    f"study_id: study {study_id} is gone; {name!r} now names another study"
-                )
-        return runtime
-
-    def _named(self, name: str) -> StudyRuntime:
-        with self._runtimes_lock:
-            runtime = self._runtimes.get(name)
-        if runtime is None:
-            row = self._row(name)
-            warm_start = WarmStartRecord.from_attrs(row.system_attrs)
-            runtime = StudyRuntime.load(row, warm_start, load_sources(self._storage, warm_start))
-            if runtime.config.trial_budget:
-                issued = sum(row.trial_counts.get(state, 0) for state in _BUDGET_HOLDERS)
-                self._storage.budgets.ensure(row.study_id, issued=issued)
-            with self._runtimes_lock:
-                runtime = self._runtimes.setdefault(name, runtime)
-        require_access("study", name, runtime.config.owner)
-        return runtime
-
-    def _drop(self, name: str) -> None:
-        with self._runtimes_lock:
-            runtime = self._runtimes.pop(name, None)
-        if runtime is not None:
-            self._storage.studies.forget(runtime.study_id)
-
-    def _current(self, runtime: StudyRuntime) -> Any:
-        try:
-            return self._storage.studies.current(runtime.study_id)
-        except StudyGoneError:
-            self._drop(runtime.name)
-            raise StaleStudyError(runtime.name) from None
-
-    @contextlib.contextmanager
-    def _unit(self, runtime: StudyRuntime) -> Iterator[Unit]:
-        try:
-            with self._storage.studies.transaction(runtime.study_id) as unit:
-                yield unit
-        except StudyGoneError:
-            self._drop(runtime.name)
-            raise StaleStudyError(runtime.name) from None
 
     def _held_trial(self, unit: Unit, client_id: str) -> FrozenTrial | None:
         sql, params = self._storage.leases.held_by_query(unit.study_id, client_id)
