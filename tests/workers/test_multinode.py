@@ -22,7 +22,9 @@ from .conftest import objective
 from .raycluster import RayNode, TwoNodeCluster, two_node_cluster
 
 HPO = [sys.executable, "-m", "hpo.cli"]
-BUDGET = 8
+# Long enough (a second a trial, two workers) that the poller below sees a trial complete on
+# the second node and the next start there, even on a busy machine.
+BUDGET = 16
 STUDY = "two-nodes"
 
 
@@ -105,10 +107,12 @@ def _wait_for_a_trial_running_on(
     one is running there after one completed there."""
     give_up = time.monotonic() + 180
     completed_there: int | None = None
+    study = None
     while time.monotonic() < give_up:
         assert sweep.poll() is None, sweep.communicate()[1]
         try:
-            trials = hpo.load_study(STUDY, address=address).trials
+            study = study or hpo.load_study(STUDY, address=address)
+            trials = study.trials
         except hpo.NotFoundError:
             trials = []
         workers = set(node.pids())
