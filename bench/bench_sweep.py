@@ -3,6 +3,12 @@
     python bench/bench_sweep.py                  # both parts, 3 repeats, medians
     python bench/bench_sweep.py overhead --repeats 5
     python bench/bench_sweep.py early-stopping
+    python bench/bench_sweep.py startup --repeats 5
+
+Startup: whole processes the way a user runs them: `hpo sweep` of 40 trials of a 20 ms
+objective on 2 workers (embedded coordinator, SQLite), a bare `ray.init()` + `ray.shutdown()`
+and the same 40 trials as a Ray Tune script, each started cold, interleaved; what each spends
+beyond Ray's own start and stop and the ideal work (40 x 20 ms / 2 = 0.4 s).
 
 Overhead: 200 trials of a 20 ms objective, 2 workers (1 CPU each), TPE: wall time against
 the ideal (200 x 20 ms / 2) and against Ray Tune (Tuner + OptunaSearch, reuse_actors=True,
@@ -19,6 +25,7 @@ import contextlib
 import io
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +42,7 @@ from hpo.workers import run_sweep  # noqa: E402
 import hpo  # noqa: E402
 
 OBJECTIVES = str(Path(_objectives.__file__).resolve())
-N_OVERHEAD, N_DIGITS, EPOCHS = 200, 60, 30
+N_OVERHEAD, N_DIGITS, EPOCHS, N_STARTUP = 200, 60, 30, 40
 
 
 class TuneTrial:
@@ -193,14 +200,62 @@ def early_stopping(repeats: int) -> None:
         )
 
 
+def _seconds(command: list[str], cwd: str) -> float:
+    """Wall time of ``command`` as its own process; its failure fails the bench."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return seconds
+
+
+def startup(repeats: int) -> None:
+    here = Path(__file__).parent
+    hpo_cli = str(Path(sys.executable).parent / "hpo")
+    ideal = N_STARTUP * _objectives.SLEEP_SECONDS / 2
+    runs: dict[str, list[float]] = {"bare Ray": [], "hpo sweep": [], "Ray Tune": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs["bare Ray"].append(
+                _seconds([sys.executable, "-c", "import ray; ray.init(); ray.shutdown()"], tmp)
+            )
+            sweep = [hpo_cli, "sweep", f"{OBJECTIVES}:sleep_20ms", "--study", "startup"]
+            sweep += ["--trials", str(N_STARTUP), "--workers", "2", "--pruner", "none"]
+            runs["hpo sweep"].append(_seconds([*sweep, "--db", f"sqlite:///{tmp}/s.db"], tmp))
+            tune = [sys.executable, str(here / "_tune_sweep.py"), str(N_STARTUP)]
+            runs["Ray Tune"].append(_seconds(tune, tmp))
+    bare = statistics.median(runs["bare Ray"])
+    print(
+        f"# startup: {N_STARTUP} trials x 20 ms on 2 workers, whole processes, "
+        f"median of {repeats}; ideal work {ideal:.2f} s"
+    )
+    print(f"{'':<10} {'seconds':>8} {'beyond Ray + ideal':>19}")
+    beyond = {}
+    for label, seconds in runs.items():
+        median = statistics.median(seconds)
+        beyond[label] = median - bare - (0.0 if label == "bare Ray" else ideal)
+        extra = "" if label == "bare Ray" else f"{beyond[label]:>18.2f}s"
+        print(f"{label:<10} {median:>8.2f} {extra}", flush=True)
+    ratio = beyond["Ray Tune"] / beyond["hpo sweep"] if beyond["hpo sweep"] > 0 else float("inf")
+    print(f"Ray Tune spends {ratio:.1f}x what hpo sweep spends beyond Ray's own start and stop")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "part", nargs="?", choices=["overhead", "early-stopping", "all"], default="all"
+        "part",
+        nargs="?",
+        choices=["overhead", "early-stopping", "startup", "all"],
+        default="all",
     )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.part in ("startup", "all"):
+        startup(args.repeats)  # before this process starts a Ray of its own
+    if args.part == "startup":
+        return
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     if args.part in ("overhead", "all"):
         overhead(args.repeats)
