@@ -2,16 +2,21 @@
 then the coordinator's memory with 100,000 trials in one study.
 
     python bench/bench_load.py [--clients 32] [--seconds 60] [--trials-in-study 100000]
+    python bench/bench_load.py --replicas 2 --studies 4 --trials-in-study 0
 
 Clients are threads in 4 processes, each looping ask -> suggest -> report -> tell with the
 random sampler. Reported: trials/s, p50/p99 latency of single calls, errors, and whether every
 tell arrived (complete trials == tells the clients counted). PostgreSQL: a fresh database on
-$HPO_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres).
+$HPO_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres). With --replicas N,
+PostgreSQL is measured with 1 .. N `hpo server` processes on one database, the clients given
+all their addresses (``a:1,b:2``: round-robin per call); with --studies K, client process i
+works on study i mod K (K <= 4). --trials-in-study 0 leaves out the memory part.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -34,7 +39,7 @@ CLIENT = r"""
 import json, sys, threading, time
 import hpo
 address, threads, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-study = hpo.load_study("load", address=address)
+study = hpo.load_study(sys.argv[4], address=address)
 latencies, errors, tells = [], [0], [0]
 lock = threading.Lock()
 def timed(fn, *args, **kwargs):
@@ -63,24 +68,30 @@ print(json.dumps({"latencies": latencies, "errors": errors[0], "tells": tells[0]
 """
 
 
-def run_load(db_url: str, clients: int, seconds: float) -> dict:
-    with hpo_server(db_url) as address:
-        hpo.create_study("load", sampler="random", address=address)
+def run_load(
+    db_url: str, clients: int, seconds: float, replicas: int = 1, studies: int = 1
+) -> dict:
+    with contextlib.ExitStack() as servers:
+        address = ",".join(servers.enter_context(hpo_server(db_url)) for _ in range(replicas))
+        names = [f"load-{i}" for i in range(studies)]
+        for name in names:
+            hpo.create_study(name, sampler="random", address=address)
         processes = 4
         per = [clients // processes + (i < clients % processes) for i in range(processes)]
         start = time.perf_counter()
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", CLIENT, address, str(n), str(seconds)],
+                [sys.executable, "-c", CLIENT, address, str(n), str(seconds), names[i % studies]],
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            for n in per
+            for i, n in enumerate(per)
         ]
         results = [json.loads(p.communicate(timeout=seconds + 300)[0]) for p in procs]
         elapsed = time.perf_counter() - start
-        complete = len(
-            hpo.load_study("load", address=address).get_trials(states=(hpo.TrialState.COMPLETE,))
+        complete = sum(
+            len(hpo.load_study(name, address=address).get_trials(states=(hpo.TrialState.COMPLETE,)))
+            for name in names
         )
     latencies = sorted(x for r in results for x in r["latencies"])
     tells = sum(r["tells"] for r in results)
@@ -139,19 +150,32 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--trials-in-study", type=int, default=100_000)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="up to N coordinators on PostgreSQL"
+    )
+    parser.add_argument("--studies", type=int, default=1, choices=[1, 2, 3, 4])
     args = parser.parse_args()
-    print(f"# {args.clients} clients x {args.seconds:g} s, random sampler")
-    print(f"{'database':<11} {'trials/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'lost':>5}")
+    print(
+        f"# {args.clients} clients x {args.seconds:g} s, random sampler, "
+        f"{args.studies} {'study' if args.studies == 1 else 'studies'}"
+    )
+    print(
+        f"{'database':<11} {'replicas':>8} {'trials/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>7} {'lost':>5}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        for label, url in (("postgresql", fresh_pg()), ("sqlite", f"sqlite:///{tmp}/load.db")):
-            r = run_load(url, args.clients, args.seconds)
+        runs = [("postgresql", n) for n in range(1, args.replicas + 1)] + [("sqlite", 1)]
+        for label, replicas in runs:
+            url = fresh_pg() if label == "postgresql" else f"sqlite:///{tmp}/load-{replicas}.db"
+            r = run_load(url, args.clients, args.seconds, replicas, args.studies)
             print(
-                f"{label:<11} {r['trials_per_s']:>9.1f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-                f"{r['errors']:>7} {r['lost']:>5}",
+                f"{label:<11} {replicas:>8} {r['trials_per_s']:>9.1f} {r['p50_ms']:>8.2f} "
+                f"{r['p99_ms']:>8.2f} {r['errors']:>7} {r['lost']:>5}",
                 flush=True,
             )
-        mib = memory_with(f"sqlite:///{tmp}/big.db", args.trials_in_study)
-        print(f"coordinator RSS with {args.trials_in_study} trials in one study: {mib:.0f} MiB")
+        if args.trials_in_study:
+            mib = memory_with(f"sqlite:///{tmp}/big.db", args.trials_in_study)
+            print(f"coordinator RSS with {args.trials_in_study} trials in one study: {mib:.0f} MiB")
 
 
 if __name__ == "__main__":

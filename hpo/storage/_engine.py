@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,9 +59,8 @@ def create_engine(url: str) -> sa.Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=8,
         max_overflow=16,
         pool_timeout=wait,
@@ -70,6 +70,34 @@ def create_engine(url: str) -> sa.Engine:
             "options": f"-c lock_timeout={int(wait * 1000)}",
         },
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection unused for longer than this is pinged before use.
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_after_idle(engine: sa.Engine) -> None:
+    """Ping a connection before use only when it sat idle in the pool (the server may have
+    restarted meanwhile), not before every call: under load that round trip would be paid by
+    every call. A connection that fails in use anyway is discarded with the rest of the pool
+    by RawSql."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since", time.monotonic())
+        if time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as e:  # the pool tries another connection (a new one)
+            raise exc.DisconnectionError(str(e)) from e
 
 
 def _require_folder(database: str | None, url: str) -> None:

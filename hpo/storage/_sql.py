@@ -3,13 +3,20 @@
 The coordinator runs a handful of fixed statements thousands of times a second; through
 SQLAlchemy Core each cost several times the database's own work (measured: bench/).
 Statements are written with ``?`` placeholders and adapted to the driver's style.
+
+On PostgreSQL every round trip counts (a unit of work holds its study's lock through all of
+them): a unit's opening (BEGIN, the study's lock, the read of what it missed) is one round
+trip, and so are its closing writes with the COMMIT (psycopg's pipeline mode). Connections
+are not pinged before use; one the server dropped (a restart) is discarded with the whole
+pool the first time it fails, and a unit or read that failed on it at its first round trip
+runs again on a new connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +38,21 @@ class Statement:
     guard: bool = False
 
 
+@dataclass
+class WriteTransaction:
+    """An open write transaction of :meth:`RawSql.locked_write`: ``rows`` of its opening read,
+    a ``cursor`` for statements that must run now, and :meth:`at_commit` for those that can
+    go with the COMMIT."""
+
+    cursor: Any
+    rows: list[tuple[Any, ...]]
+    closing: list[Statement] = field(default_factory=list)
+
+    def at_commit(self, statement: Statement) -> None:
+        """Run ``statement`` (no guard) just before the commit, in the same round trip."""
+        self.closing.append(statement)
+
+
 class RawSql:
     """Reads and write transactions on one engine's pool of DBAPI connections."""
 
@@ -50,11 +72,31 @@ class RawSql:
         with translate_db_errors():
             conn = self._engine.raw_connection()
             try:
-                yield conn.cursor()
-                if self.postgresql:
-                    conn.rollback()  # end the read transaction psycopg opened
+                with self._discarding_if_lost(conn):
+                    yield conn.cursor()
+                    if self.postgresql:
+                        conn.rollback()  # end the read transaction psycopg opened
             finally:
                 conn.close()
+
+    def read_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of one read (run again on a new connection if the pooled one was lost)."""
+        with translate_db_errors():
+            for last_try in (False, True):
+                conn = self._engine.raw_connection()
+                try:
+                    cursor = conn.cursor()
+                    cursor.execute(self.sql(sql), tuple(params))
+                    rows = list(cursor.fetchall())
+                    if self.postgresql:
+                        conn.rollback()
+                    return rows
+                except Exception:
+                    if last_try or not self._discard_if_lost(conn):
+                        raise
+                finally:
+                    conn.close()
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def write(self, lock: tuple[int, int] | None = None) -> Iterator[Any]:
@@ -66,22 +108,102 @@ class RawSql:
         with translate_db_errors():
             conn = self._engine.raw_connection()
             try:
+                with self._discarding_if_lost(conn):
+                    cursor = conn.cursor()
+                    if not self.postgresql:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    elif lock is not None:
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
+                    try:
+                        yield cursor
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    conn.commit()
+            finally:
+                conn.close()
+
+    @contextlib.contextmanager
+    def locked_write(
+        self, lock: tuple[int, int], sql: str, params: Sequence[Any]
+    ) -> Iterator[WriteTransaction]:
+        """:meth:`write` holding ``lock``, opened together with the read ``sql``: one round
+        trip on PostgreSQL to begin (and one to end: see :meth:`WriteTransaction.at_commit`)."""
+        with translate_db_errors():
+            conn, transaction = self._open_locked(lock, sql, params)
+            try:
+                with self._discarding_if_lost(conn):
+                    try:
+                        yield transaction
+                        self._commit_with(conn, transaction)
+                    except BaseException:
+                        conn.rollback()
+                        raise
+            finally:
+                conn.close()
+
+    def _open_locked(
+        self, lock: tuple[int, int], sql: str, params: Sequence[Any]
+    ) -> tuple[Any, WriteTransaction]:
+        for last_try in (False, True):
+            conn = self._engine.raw_connection()
+            try:
                 cursor = conn.cursor()
                 if not self.postgresql:
                     cursor.execute("BEGIN IMMEDIATE")
-                elif lock is not None:
+                    cursor.execute(self.sql(sql), tuple(params))
+                    return conn, WriteTransaction(cursor, list(cursor.fetchall()))
+                read = conn.cursor()
+                with _pipeline(conn):
                     cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
+                    read.execute(self.sql(sql), tuple(params))
+                return conn, WriteTransaction(cursor, list(read.fetchall()))
+            except BaseException:
                 try:
-                    yield cursor
-                except BaseException:
                     conn.rollback()
-                    raise
-                conn.commit()
-            finally:
+                except Exception:  # a lost connection cannot roll back; it is discarded
+                    pass
+                lost = self._discard_if_lost(conn)
                 conn.close()
+                if last_try or not lost:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit_with(self, conn: Any, transaction: WriteTransaction) -> None:
+        cursor, closing = transaction.cursor, transaction.closing
+        if not self.postgresql or not closing:
+            self.execute_all(cursor, closing)
+            conn.commit()
+            return
+        with _pipeline(conn):
+            self.execute_all(cursor, closing)
+            conn.commit()
+
+    @contextlib.contextmanager
+    def _discarding_if_lost(self, conn: Any) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self._discard_if_lost(conn)
+            raise
+
+    def _discard_if_lost(self, conn: Any) -> bool:
+        """When the server dropped ``conn`` (a restart), discard it and every connection
+        pooled with it (they went with it); True if so."""
+        if not self.postgresql or not conn.driver_connection.broken:
+            return False
+        conn.invalidate()
+        self._engine.dispose()
+        return True
 
     def execute_all(self, cursor: Any, statements: Sequence[Statement]) -> None:
         for statement in statements:
             cursor.execute(self.sql(statement.sql), statement.params)
             if statement.guard and cursor.rowcount != 1:
                 raise ConditionFailedError(statement.sql)
+
+
+def _pipeline(conn: Any) -> contextlib.AbstractContextManager[Any]:
+    """psycopg's pipeline mode on a pooled connection: statements go out together, results
+    come back at the end of the block."""
+    return conn.dbapi_connection.pipeline()  # type: ignore[no-any-return]

@@ -226,9 +226,7 @@ class StudyLog:
         """The study as of now: loaded if needed, then caught up with its log (one query).
         :class:`StudyGoneError` when it does not exist."""
         model = self._model(study_id)
-        with self.sql.read() as cursor:
-            cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
-            rows = cursor.fetchall()
+        rows = self.sql.read_rows(_TAIL, (study_id, model.seq))
         if rows:
             with self._model_lock(study_id):
                 model.apply_rows(rows)
@@ -243,21 +241,20 @@ class StudyLog:
         The study is locked for the whole block (other units on it wait; other studies do
         not), and the unit sees every change committed before it."""
         model = self._model(study_id)
-        with self.sql.write(lock=(STUDY_LOCK_KEY, study_id % 2**31)) as cursor:
-            cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
-            rows = cursor.fetchall()
+        lock = (STUDY_LOCK_KEY, study_id % 2**31)
+        with self.sql.locked_write(lock, _TAIL, (study_id, model.seq)) as transaction:
             with self._model_lock(study_id):
-                model.apply_rows(rows)
+                model.apply_rows(transaction.rows)
             self._alive(model)
-            unit = Unit(self, model, cursor)
+            unit = Unit(self, model, transaction.cursor)
             yield unit
             appending = time.perf_counter()
             seq = model.seq + 1
             if unit.draft.ops:
-                cursor.execute(self.sql.sql(_APPEND), (study_id, seq, encode_ops(unit.draft.ops)))
+                transaction.at_commit(Statement(_APPEND, (study_id, seq, encode_ops(unit.draft.ops))))
                 counts = unit.draft.counts()
                 if counts != model.counts:
-                    cursor.execute(self.sql.sql(_COUNTS), (json.dumps(counts), study_id))
+                    transaction.at_commit(Statement(_COUNTS, (json.dumps(counts), study_id)))
         if unit.draft.ops:
             observe_journal_append(time.perf_counter() - appending)
             with self._model_lock(study_id):
