@@ -210,13 +210,13 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                         unit.execute(self._storage.budgets.take_statement(runtime.study_id, budget))
                     trial = optuna_study.ask(dict(space))
                     if client_id:  # without one, the lease runs until a Heartbeat renews it
-                        unit.execute(
+                        unit.defer(
                             self._storage.leases.grant_statement(
                                 runtime.study_id, trial_id(trial), client_id
                             )
                         )
                     if lineage:  # the caller's code version and environment, as Lineage JSON
-                        unit.execute(
+                        unit.defer(
                             self._storage.lineage.lineage_statement(
                                 runtime.study_id, trial_id(trial), lineage
                             )
@@ -401,7 +401,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
             if trial.state == TrialState.RUNNING:
                 unit.execute(self._storage.leases.renew_statement(held_id))
                 return trial
-            unit.execute(self._storage.leases.release_statement(held_id))
+            unit.defer(self._storage.leases.release_statement(held_id))
         return None
 
     @staticmethod
@@ -456,7 +456,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
         view = self._storage.optuna.within(unit)
         if state == TrialState.FAIL:
             if runtime.config.trial_budget:
-                unit.execute(self._storage.budgets.give_back_statement(runtime.study_id))
+                unit.defer(self._storage.budgets.give_back_statement(runtime.study_id))
             if fail_reason:
                 view.set_trial_system_attr(
                     trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]

@@ -153,11 +153,9 @@ class RawSql:
                     cursor.execute("BEGIN IMMEDIATE")
                     cursor.execute(self.sql(sql), tuple(params))
                     return conn, WriteTransaction(cursor, list(cursor.fetchall()))
-                read = conn.cursor()
-                with _pipeline(conn):
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock)
-                    read.execute(self.sql(sql), tuple(params))
-                return conn, WriteTransaction(cursor, list(read.fetchall()))
+                locking = Statement("SELECT pg_advisory_xact_lock(?, ?)", lock)
+                rows = self.execute_all(cursor, [locking], then=Statement(sql, params))
+                return conn, WriteTransaction(cursor, rows)
             except BaseException:
                 try:
                     conn.rollback()
@@ -170,13 +168,13 @@ class RawSql:
         raise AssertionError("unreachable")
 
     def _commit_with(self, conn: Any, transaction: WriteTransaction) -> None:
-        cursor, closing = transaction.cursor, transaction.closing
-        if not self.postgresql or not closing:
-            self.execute_all(cursor, closing)
+        if not self.postgresql or not transaction.closing:
+            self.execute_all(transaction.cursor, transaction.closing)
             conn.commit()
             return
-        with _pipeline(conn):
-            self.execute_all(cursor, closing)
+        with _pipeline(transaction.cursor):
+            for statement in transaction.closing:  # no guards: nothing is read back
+                transaction.cursor.execute(self.sql(statement.sql), tuple(statement.params))
             conn.commit()
 
     @contextlib.contextmanager
@@ -196,14 +194,35 @@ class RawSql:
         self._engine.dispose()
         return True
 
-    def execute_all(self, cursor: Any, statements: Sequence[Statement]) -> None:
-        for statement in statements:
-            cursor.execute(self.sql(statement.sql), statement.params)
-            if statement.guard and cursor.rowcount != 1:
-                raise ConditionFailedError(statement.sql)
+    def execute_all(
+        self, cursor: Any, statements: Sequence[Statement], then: Statement | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run ``statements`` in order, then the read ``then`` (its rows are returned): one
+        round trip on PostgreSQL. A guard that changed no row raises
+        :class:`ConditionFailedError` (the transaction must then be rolled back)."""
+        everything = [*statements, *([then] if then is not None else [])]
+        if not self.postgresql or len(everything) < 2:
+            for statement in everything:
+                cursor.execute(self.sql(statement.sql), tuple(statement.params))
+                _check_guard(statement, cursor)
+            return list(cursor.fetchall()) if then is not None else []
+        own = [
+            (s, cursor.connection.cursor() if s.guard or s is then else cursor) for s in everything
+        ]
+        with _pipeline(cursor):
+            for statement, on in own:
+                on.execute(self.sql(statement.sql), tuple(statement.params))
+        for statement, on in own:
+            _check_guard(statement, on)
+        return list(own[-1][1].fetchall()) if then is not None else []
 
 
-def _pipeline(conn: Any) -> contextlib.AbstractContextManager[Any]:
-    """psycopg's pipeline mode on a pooled connection: statements go out together, results
+def _check_guard(statement: Statement, cursor: Any) -> None:
+    if statement.guard and cursor.rowcount != 1:
+        raise ConditionFailedError(statement.sql)
+
+
+def _pipeline(cursor: Any) -> contextlib.AbstractContextManager[Any]:
+    """psycopg's pipeline mode on a cursor's connection: statements go out together, results
     come back at the end of the block."""
-    return conn.dbapi_connection.pipeline()  # type: ignore[no-any-return]
+    return cursor.connection.pipeline()  # type: ignore[no-any-return]

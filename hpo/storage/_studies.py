@@ -22,7 +22,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpo._metrics import observe_journal_append
-from hpo.storage._sql import RawSql, Statement
+from hpo.storage._sql import RawSql, Statement, WriteTransaction
 from hpo.storage._trial_log import (
     DELETED_OP,
     MAX_TRIALS_PER_STUDY,
@@ -107,23 +107,39 @@ class Unit:
     Nothing waits for a later write to carry it: a statement runs when it is given.
     """
 
-    def __init__(self, log: StudyLog, model: StudyModel, cursor: Any) -> None:
+    def __init__(self, log: StudyLog, model: StudyModel, transaction: WriteTransaction) -> None:
         self.study_id = model.study_id
         self.draft = Draft(model)
         self._log = log
-        self._cursor = cursor
+        self._transaction = transaction
+        self._deferred: list[Statement] = []
         self.now = time.time()
 
     # -- SQL in this transaction ------------------------------------------------------------
 
     def execute(self, statement: Statement) -> None:
-        """Run ``statement`` now, inside this unit (a failed guard aborts the unit)."""
-        self._log.sql.execute_all(self._cursor, [statement])
+        """Run ``statement`` now, inside this unit: a failed guard aborts the unit, a
+        conflict raises here (with every deferred statement run before it, in order)."""
+        self._log.sql.execute_all(self._transaction.cursor, [*self._take_deferred(), statement])
+
+    def defer(self, statement: Statement) -> None:
+        """Run ``statement`` (no guard) later in this unit: with the next :meth:`execute` or
+        :meth:`query`, else with the commit (no round trip of its own). Its failure still
+        aborts the whole unit, at that point."""
+        if statement.guard:
+            raise ValueError("a guarded statement must run now: use execute")
+        self._deferred.append(statement)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read inside this unit (it sees the unit's own writes)."""
-        self._cursor.execute(self._log.sql.sql(sql), tuple(params))
-        return list(self._cursor.fetchall())
+        deferred = self._take_deferred()
+        return self._log.sql.execute_all(
+            self._transaction.cursor, deferred, then=Statement(sql, tuple(params))
+        )
+
+    def _take_deferred(self) -> list[Statement]:
+        deferred, self._deferred = self._deferred, []
+        return deferred
 
     # -- trial changes ----------------------------------------------------------------------
 
@@ -146,11 +162,11 @@ class Unit:
         if state == TrialState.RUNNING:
             self._lease_start(number)
         elif state.is_finished():
-            self.execute(Statement(_LEASE_END, (trial_id_of(self.study_id, number),)))
+            self.defer(Statement(_LEASE_END, (trial_id_of(self.study_id, number),)))
 
     def _lease_start(self, number: int) -> None:
         trial_id = trial_id_of(self.study_id, number)
-        self.execute(Statement(_LEASE_START, (trial_id, self.study_id, self.now)))
+        self.defer(Statement(_LEASE_START, (trial_id, self.study_id, self.now)))
 
 
 class StudyLog:
@@ -246,12 +262,16 @@ class StudyLog:
             with self._model_lock(study_id):
                 model.apply_rows(transaction.rows)
             self._alive(model)
-            unit = Unit(self, model, transaction.cursor)
+            unit = Unit(self, model, transaction)
             yield unit
             appending = time.perf_counter()
             seq = model.seq + 1
+            for statement in unit._take_deferred():
+                transaction.at_commit(statement)
             if unit.draft.ops:
-                transaction.at_commit(Statement(_APPEND, (study_id, seq, encode_ops(unit.draft.ops))))
+                transaction.at_commit(
+                    Statement(_APPEND, (study_id, seq, encode_ops(unit.draft.ops)))
+                )
                 counts = unit.draft.counts()
                 if counts != model.counts:
                     transaction.at_commit(Statement(_COUNTS, (json.dumps(counts), study_id)))
@@ -392,4 +412,3 @@ class StudyLog:
             self._snapshotted[model.study_id] = max(
                 model.seq, self._snapshotted.get(model.study_id, -1)
             )
-
