@@ -207,6 +207,8 @@ def main() -> None:
         help=f"Python of a venv with google-vizier[jax] (default: {VIZIER_VENV}/bin/python)",
     )
     args = parser.parse_args()
+    if args.vizier_python is not None and not os.access(args.vizier_python, os.X_OK):
+        parser.error(f"--vizier-python: {args.vizier_python} is not an executable")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.part in ("throughput", "all"):
         throughput(args.repeats, find_vizier_python(args.vizier_python))
