@@ -1,14 +1,16 @@
-"""Servers the benchmarks start: hpo's coordinator and Optuna's gRPC storage proxy."""
+"""Servers the benchmarks start: hpo's coordinator, Optuna's gRPC storage proxy, OSS Vizier."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 PROXY_SCRIPT = """
 import sys, optuna
@@ -79,3 +81,34 @@ def hpo_server(db_url: str) -> contextlib.AbstractContextManager[str]:
 def optuna_proxy(db_url: str) -> contextlib.AbstractContextManager[str]:
     port = free_port()
     return running([sys.executable, "-c", PROXY_SCRIPT, db_url, str(port)], port)
+
+
+VIZIER_PEER = Path(__file__).parent / "_vizier_peer.py"
+
+
+@contextlib.contextmanager
+def vizier_server(python: str, db_url: str, study: str) -> Iterator[str]:
+    """OSS Vizier's DefaultVizierServer run by the Vizier venv's PYTHON, with STUDY created;
+    yields its address once it says "ready". Its log goes to a file beside the database."""
+    port = free_port()
+    log = Path(db_url.removeprefix("sqlite:///")).with_suffix(".log")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [python, str(VIZIER_PEER), "serve", db_url, str(port), study],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            proc.wait(timeout=20)
+            raise RuntimeError(f"Vizier server exited with {proc.returncode}:\n{log.read_text()}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

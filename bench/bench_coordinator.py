@@ -9,6 +9,10 @@ Throughput: trials per second with the random sampler on a fresh SQLite file per
 (ask + 5 suggest_float + tell). Peers on the same kind of file: Optuna's gRPC storage proxy
 (run_grpc_proxy_server on RDBStorage + GrpcStorageProxy), in-process RDBStorage, and
 in-process InMemoryStorage (one process). Ratios are hpo / peer; medians of the repeats.
+OSS Vizier is a peer for the declared space (it has no define-by-run): its own server
+(DefaultVizierServer over a SQLite file, RANDOM_SEARCH) and clients running suggest(1) ->
+complete through vizier.service.clients, all in the venv bench/setup_vizier.sh builds
+(or the one whose Python --vizier-python names); without one, Vizier's column is skipped.
 
 TPE latency: median time of one ask (5-float declared space) after 100 / 500 / 1,000 completed
 trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same sampler.
@@ -17,6 +21,7 @@ trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -29,14 +34,21 @@ from optuna.distributions import FloatDistribution
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _client import optuna_loop  # noqa: E402
-from _servers import hpo_server, optuna_proxy, trials_per_second  # noqa: E402
+from _servers import (  # noqa: E402
+    VIZIER_PEER,
+    hpo_server,
+    optuna_proxy,
+    trials_per_second,
+    vizier_server,
+)
 
 import hpo  # noqa: E402
 
 CLIENT = Path(__file__).parent / "_client.py"
 SPACE = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(5)}
 # Trials per client process, sized so each run takes a few seconds.
-TRIALS = {"hpo": 150, "proxy": 15, "rdb": 25, "memory": 1000}
+TRIALS = {"hpo": 150, "proxy": 15, "rdb": 25, "memory": 1000, "vizier": 60}
+VIZIER_VENV = Path(__file__).parent.parent / ".bench-venvs" / "vizier"
 
 
 def run_clients(kind: str, target: str, study: str, mode: str, processes: int) -> float:
@@ -52,9 +64,18 @@ def in_memory(mode: str) -> float:
     return TRIALS["memory"] / (time.perf_counter() - start)
 
 
-def measure(peer: str, mode: str, processes: int) -> float:
+def vizier_clients(python: str, db_url: str, processes: int) -> float:
+    with vizier_server(python, db_url, "bench") as address:
+        command = [python, str(VIZIER_PEER), "client", address, "bench", str(TRIALS["vizier"])]
+        return trials_per_second([command] * processes, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+
+def measure(peer: str, mode: str, processes: int, vizier_python: str | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
+        if peer == "vizier":
+            assert vizier_python is not None and mode == "declared"
+            return vizier_clients(vizier_python, url, processes)
         if peer == "hpo":
             with hpo_server(url) as address:
                 hpo.create_study(
@@ -75,29 +96,50 @@ def measure(peer: str, mode: str, processes: int) -> float:
             return run_clients("proxy", address, "bench", mode, processes)
 
 
-def throughput(repeats: int) -> None:
+def find_vizier_python(given: str | None) -> str | None:
+    """The Python of the Vizier venv: --vizier-python, else the one setup_vizier.sh builds."""
+    if given is not None:
+        return given
+    default = VIZIER_VENV / "bin" / "python"
+    return str(default) if default.exists() else None
+
+
+def throughput(repeats: int, vizier_python: str | None) -> None:
     print(f"# trials/s, random sampler, SQLite file; median of {repeats} runs")
+    if vizier_python is None:
+        print(
+            "# Vizier: not measured, no venv; build it with `bash bench/setup_vizier.sh` "
+            "or pass --vizier-python PATH"
+        )
     print(
         f"{'mode':<9} {'procs':>5} {'hpo':>8} {'proxy':>8} {'rdb':>8} {'memory':>8} "
-        f"{'hpo/proxy':>10} {'hpo/rdb':>8} {'hpo/mem':>8}"
+        f"{'vizier':>8} {'hpo/proxy':>10} {'hpo/rdb':>8} {'hpo/mem':>8} {'hpo/viz':>8}"
     )
     for mode in ("declared", "dbr"):
         for processes in (1, 4):
             peers = ["hpo", "proxy", "rdb"] + (["memory"] if processes == 1 else [])
+            if vizier_python is not None and mode == "declared":
+                peers.append("vizier")
             runs: dict[str, list[float]] = {p: [] for p in peers}
             for _ in range(repeats):  # interleaved, so drift on a shared machine hits all
                 for peer in peers:
-                    runs[peer].append(measure(peer, mode, processes))
+                    runs[peer].append(measure(peer, mode, processes, vizier_python))
             med = {p: statistics.median(v) for p, v in runs.items()}
-            mem = med.get("memory")
-            mem_col = f"{mem:.1f}" if mem else "-"
-            mem_ratio = f"{med['hpo'] / mem:.2f}x" if mem else "-"
             print(
                 f"{mode:<9} {processes:>5} {med['hpo']:>8.1f} {med['proxy']:>8.1f} "
-                f"{med['rdb']:>8.1f} {mem_col:>8} {med['hpo'] / med['proxy']:>9.1f}x "
-                f"{med['hpo'] / med['rdb']:>7.1f}x {mem_ratio:>8}",
+                f"{med['rdb']:>8.1f} {_rate(med, 'memory')} {_rate(med, 'vizier')} "
+                f"{med['hpo'] / med['proxy']:>9.1f}x {med['hpo'] / med['rdb']:>7.1f}x "
+                f"{_ratio(med, 'memory')} {_ratio(med, 'vizier')}",
                 flush=True,
             )
+
+
+def _rate(med: dict[str, float], peer: str) -> str:
+    return f"{med[peer]:>8.1f}" if peer in med else f"{'-':>8}"
+
+
+def _ratio(med: dict[str, float], peer: str) -> str:
+    return f"{med['hpo'] / med[peer]:>7.2f}x" if peer in med else f"{'-':>8}"
 
 
 def _history(n: int, seed: int) -> list[optuna.trial.FrozenTrial]:
@@ -159,10 +201,17 @@ def main() -> None:
         "part", nargs="?", choices=["throughput", "tpe-latency", "all"], default="all"
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--vizier-python",
+        metavar="PATH",
+        help=f"Python of a venv with google-vizier[jax] (default: {VIZIER_VENV}/bin/python)",
+    )
     args = parser.parse_args()
+    if args.vizier_python is not None and not os.access(args.vizier_python, os.X_OK):
+        parser.error(f"--vizier-python: {args.vizier_python} is not an executable")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     if args.part in ("throughput", "all"):
-        throughput(args.repeats)
+        throughput(args.repeats, find_vizier_python(args.vizier_python))
     if args.part in ("tpe-latency", "all"):
         tpe_latency(args.repeats)
 

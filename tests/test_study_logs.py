@@ -12,6 +12,7 @@ import optuna
 import pytest
 import sqlalchemy as sa
 from optuna.study import StudyDirection
+from optuna.trial import TrialState, create_trial
 
 import hpo
 from hpo.server import Coordinator
@@ -218,4 +219,31 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_u
     storage.studies.forget(study_id)
     assert service.ask("dropped").trial is not None
     assert len(storage.optuna.get_all_trials(study_id)) == 5
+
+
+def test_a_state_filter_within_a_unit_sees_the_units_own_and_committed_trials(sqlite_url) -> None:
+    # Asked for states no trial has, the view answers from the draft's counts (Optuna's ask
+    # looks for WAITING trials on every call): the counts must follow every change.
+    storage = open_storage(sqlite_url)
+    StudyService(storage).create_study("w", [StudyDirection.MINIMIZE], StudyConfig())
+    study_id = storage.studies.find("w").study_id
+    waiting, running = (TrialState.WAITING,), (TrialState.RUNNING,)
+
+    def numbers(view, states) -> list[int]:
+        return [t.number for t in view.get_all_trials(study_id, deepcopy=False, states=states)]
+
+    with storage.studies.transaction(study_id) as unit:
+        view = storage.optuna.within(unit)
+        view.create_new_trial(study_id)
+        assert numbers(view, waiting) == []
+        queued = view.create_new_trial(study_id, create_trial(state=TrialState.WAITING))
+        assert numbers(view, waiting) == [1]
+    with storage.studies.transaction(study_id) as unit:
+        view = storage.optuna.within(unit)
+        assert numbers(view, waiting) == [1]
+        assert view.set_trial_state_values(queued, TrialState.RUNNING)
+        assert numbers(view, waiting) == []
+        assert numbers(view, running) == [0, 1]
+    assert numbers(storage.optuna, waiting) == []
+    assert numbers(storage.optuna, running) == [0, 1]
     storage.close()

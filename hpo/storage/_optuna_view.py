@@ -83,6 +83,14 @@ class OptunaStorage(BaseStorage):
             return self._unit.draft.trials()
         return self.log.current(study_id).trials
 
+    def _may_hold(self, study_id: int, states: Container[TrialState]) -> bool:
+        """False when the unit's draft counts no trial in ``states``. Optuna's ask looks for
+        WAITING trials on every call; this spares that call a scan of the whole study."""
+        if self._unit is None or self._unit.study_id != study_id:
+            return True  # the counts would cost a second catch-up query
+        counts = self._unit.draft.counts()
+        return any(counts.get(state.name) for state in TrialState if state in states)
+
     def _trial(self, trial_id: int) -> FrozenTrial:
         study_id, number = split_trial_id(trial_id)
         if self._unit is not None and self._unit.study_id == study_id:
@@ -274,6 +282,8 @@ class OptunaStorage(BaseStorage):
         deepcopy: bool = True,
         states: Container[TrialState] | None = None,
     ) -> list[FrozenTrial]:
+        if states is not None and not self._may_hold(study_id, states):
+            return []
         trials = self._trials(study_id)
         if states is not None:
             trials = [t for t in trials if t.state in states]
