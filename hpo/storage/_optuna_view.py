@@ -78,10 +78,14 @@ class OptunaStorage(BaseStorage):
             with self.log.transaction(study_id) as unit:
                 yield unit
 
-    def _trials(self, study_id: int) -> list[FrozenTrial]:
+    def _trials(
+        self, study_id: int, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """The study's trials (those in ``states`` only: the others are not even built)."""
         if self._unit is not None and self._unit.study_id == study_id:
-            return self._unit.draft.trials()
-        return self.log.current(study_id).trials
+            return self._unit.draft.trials(states)
+        trials = self.log.current(study_id).trials
+        return list(trials) if states is None else trials.select(states)
 
     def _trial(self, trial_id: int) -> FrozenTrial:
         study_id, number = split_trial_id(trial_id)
@@ -257,8 +261,12 @@ class OptunaStorage(BaseStorage):
     # -- trials: reads ----------------------------------------------------------------------
 
     def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
-        trials = self._trials(study_id)
-        if not 0 <= trial_number < len(trials):
+        n_trials = (
+            self._unit.draft.n_trials
+            if self._unit is not None and self._unit.study_id == study_id
+            else len(self.log.current(study_id).trials)
+        )
+        if not 0 <= trial_number < n_trials:
             raise KeyError(f"study {study_id} has no trial {trial_number}")
         return trial_id_of(study_id, trial_number)
 
@@ -274,7 +282,5 @@ class OptunaStorage(BaseStorage):
         deepcopy: bool = True,
         states: Container[TrialState] | None = None,
     ) -> list[FrozenTrial]:
-        trials = self._trials(study_id)
-        if states is not None:
-            trials = [t for t in trials if t.state in states]
+        trials = self._trials(study_id, states)
         return copy.deepcopy(trials) if deepcopy else trials
