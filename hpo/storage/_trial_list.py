@@ -245,10 +245,15 @@ class TrialList(Sequence[FrozenTrial]):
         return trial
 
     def __iter__(self) -> Iterator[FrozenTrial]:
-        if self._base is not None:
-            changed, base = self._changed, self._base
-            for i in range(len(base)):
-                yield changed.get(i) or base.trial(i)
+        if self._base is None:
+            return iter(self._added)
+        return self._each()
+
+    def _each(self) -> Iterator[FrozenTrial]:
+        assert self._base is not None
+        changed, base = self._changed, self._base
+        for i in range(len(base)):
+            yield changed.get(i) or base.trial(i)
         yield from self._added
 
     def raw(self) -> Iterator[RawTrial]:
@@ -282,8 +287,11 @@ class TrialList(Sequence[FrozenTrial]):
         numbers.extend(n for n, t in replaced.items() if n < n_base and t.state in states)
         numbers.sort()
         chosen = [replaced.get(n) or self[n] for n in numbers]
-        for offset, trial in enumerate(self._added):
-            trial = replaced.get(n_base + offset, trial)
-            if trial.state in states:
-                chosen.append(trial)
+        added = self._added
+        if any(n >= n_base for n in replaced):
+            added = list(added)
+            for n, trial in replaced.items():
+                if n >= n_base:
+                    added[n - n_base] = trial
+        chosen.extend(trial for trial in added if trial.state in states)
         return chosen
