@@ -4,6 +4,7 @@ and in the per-trial format older databases hold; a restored study builds trials
 from __future__ import annotations
 
 import json
+import time
 import zlib
 
 import optuna
@@ -18,6 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpo.storage import open_storage
 from hpo.storage._optuna_view import OptunaStorage
+from hpo.storage._sql import RawSql
+from hpo.storage._studies import StudyLog
 from hpo.storage._trial_log import (
     Draft,
     StudyModel,
@@ -179,4 +182,30 @@ def test_the_optuna_view_reads_a_study_loaded_from_a_format_1_snapshot(tmp_path)
     assert trials == study.trials
     assert len(trials) == 15
     fresh.close()
+    storage.close()
+
+
+def test_a_study_loaded_from_a_few_big_log_rows_gets_a_snapshot(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    storage = open_storage(url)
+    study_id = storage.studies.create("bulk", [StudyDirection.MINIMIZE])
+    with storage.studies.transaction(study_id) as unit:  # one row, 12 trials: an import
+        for trial in _replayed(_rows(12)).trials:
+            unit.add_trial(trial_op(trial))
+    log = StudyLog(RawSql(storage.engine), snapshot_every=10)
+    model = log.current(study_id)
+    give_up = time.monotonic() + 30
+    while True:  # written by a background thread
+        with storage.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT seq, payload FROM hpo_study_snapshots WHERE study_id = ?", (study_id,)
+            ).first()
+        if row is not None or time.monotonic() > give_up:
+            break
+        time.sleep(0.05)
+    assert row is not None, "no snapshot after loading 12 trials from the log"
+    assert row[0] == model.seq == 0
+    restored = StudyModel(study_id, "bulk", [StudyDirection.MINIMIZE])
+    restored.restore(bytes(row[1]))
+    assert list(restored.trials) == list(model.trials)
     storage.close()

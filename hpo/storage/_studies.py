@@ -328,7 +328,12 @@ class StudyLog:
             self._snapshotted[study_id] = model.seq
             cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
             rows = cursor.fetchall()
+        restored = len(model.trials)
         model.apply_rows(rows)
+        # A few big log rows (a bulk import) never reach ``snapshot_every`` rows: snapshot a
+        # study whose load built this many trials from the log, so the next load does not.
+        if len(model.trials) - restored >= self._snapshot_every:
+            self._maybe_snapshot(model, now=True)
         return model
 
     def _alive(self, model: StudyModel) -> StudyModel:
@@ -346,9 +351,9 @@ class StudyLog:
 
     # -- snapshots --------------------------------------------------------------------------
 
-    def _maybe_snapshot(self, model: StudyModel) -> None:
+    def _maybe_snapshot(self, model: StudyModel, now: bool = False) -> None:
         last = self._snapshotted.get(model.study_id, -1)
-        if model.seq - last < self._snapshot_every:
+        if model.seq - last < self._snapshot_every and not (now and model.seq > last):
             return
         with self._lock:
             if model.study_id in self._snapshots_running:
