@@ -16,8 +16,14 @@ from hpo.storage._trial_log import trial_op
 _SPACE = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(5)}
 
 
-def prefill(storage: Storage, study: str, n: int, batch: int = 5_000) -> None:
-    """Create ``study`` (if needed) and add ``n`` completed 5-parameter trials to it."""
+def prefill(
+    storage: Storage, study: str, n: int, batch: int = 5_000, snapshot: bool = True
+) -> None:
+    """Create ``study`` (if needed) and add ``n`` completed 5-parameter trials to it.
+
+    With ``snapshot``, the study is left as a coordinator leaves it: a coordinator writes a
+    snapshot every ``SNAPSHOT_EVERY`` log rows, and these few big rows would never reach one,
+    so loading would replay the whole log instead of what a real study loads."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     service = StudyService(storage)
     service.create_study(study, [StudyDirection.MINIMIZE], StudyConfig(), load_if_exists=True)
@@ -37,3 +43,5 @@ def prefill(storage: Storage, study: str, n: int, batch: int = 5_000) -> None:
                 )
                 trial.datetime_start = trial.datetime_complete = now
                 unit.add_trial(trial_op(trial))
+    if snapshot:
+        storage.studies.write_snapshot(storage.studies.current(row.study_id))

@@ -1,6 +1,6 @@
 """Scale: what a coordinator costs against the history in its database.
 
-    python bench/bench_scale.py [--repeats 3] [--no-million]
+    python bench/bench_scale.py [--repeats 3] [--no-million] [--only-big] [--no-snapshot]
 
 Each coordinator is a whole `hpo server` process, as users run it, on a SQLite file:
 - start time (until its health check answers SERVING), first-ask latency on a fresh study
@@ -118,58 +118,91 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-million", action="store_true", help="skip the 1,000,000 row")
+    parser.add_argument(
+        "--only-big", action="store_true", help="only the one study of 100,000 trials"
+    )
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="leave the big study without a snapshot (loading replays its whole log)",
+    )
     args = parser.parse_args()
-    sizes = [0, 100_000] + ([] if args.no_million else [1_000_000])
     with tempfile.TemporaryDirectory() as tmp:
-        print("# a coordinator serving one fresh study; other studies hold the trials")
-        print(
-            f"{'trials elsewhere':>16} {'start s':>8} {'1st ask ms':>10} {'RSS MiB':>8} {'start x':>8} {'RSS +MiB':>9}"
-        )
-        base = None
-        for size in sizes:
-            url = f"sqlite:///{tmp}/scale-{size}.db"
-            fill(url, studies=size // 10_000, trials_each=10_000)
-            start, ask, rss = serve_fresh(url, args.repeats)
-            base = base or (start, rss)
-            print(
-                f"{size:>16,} {start:>8.2f} {ask:>10.1f} {rss:>8.0f} "
-                f"{start / base[0]:>7.2f}x {rss - base[1]:>+9.0f}",
-                flush=True,
-            )
+        if not args.only_big:
+            many_studies(tmp, args)
+        big_study(tmp, args)
+        if not args.only_big:
+            touched_once(tmp)
 
-        url = f"sqlite:///{tmp}/big.db"
-        storage = open_storage(url)
-        prefill(storage, "big", 100_000)
-        storage.close()
-        loads, rss = [], []
-        for _ in range(args.repeats):
+
+def many_studies(tmp: str, args: argparse.Namespace) -> None:
+    sizes = [0, 100_000] + ([] if args.no_million else [1_000_000])
+    print("# a coordinator serving one fresh study; other studies hold the trials")
+    print(
+        f"{'trials elsewhere':>16} {'start s':>8} {'1st ask ms':>10} {'RSS MiB':>8} {'start x':>8} {'RSS +MiB':>9}"
+    )
+    base = None
+    for size in sizes:
+        url = f"sqlite:///{tmp}/scale-{size}.db"
+        fill(url, studies=size // 10_000, trials_each=10_000)
+        start, ask, rss = serve_fresh(url, args.repeats)
+        base = base or (start, rss)
+        print(
+            f"{size:>16,} {start:>8.2f} {ask:>10.1f} {rss:>8.0f} "
+            f"{start / base[0]:>7.2f}x {rss - base[1]:>+9.0f}",
+            flush=True,
+        )
+
+
+def big_study(tmp: str, args: argparse.Namespace) -> None:
+    """First use of one 100,000-trial study: an ask alone, then an ask and a TPE suggestion
+    (which reads every completed trial)."""
+    url = f"sqlite:///{tmp}/big.db"
+    storage = open_storage(url)
+    prefill(storage, "big", 100_000, snapshot=not args.no_snapshot)
+    storage.close()
+
+    def first_use(address: str, suggest: bool) -> None:
+        trial = hpo.load_study("big", address=address).ask()
+        if suggest:  # TPE reads every completed trial
+            trial.suggest_float("x0", 0.0, 1.0)
+
+    loads, suggests, rss = [], [], []
+    for _ in range(args.repeats):
+        for sink, suggest in ((loads, False), (suggests, True)):
             server = Server(url)
             try:
-                loads.append(timed(lambda s=server: hpo.load_study("big", address=s.address).ask()))
-                rss.append(server.rss)
+                sink.append(timed(lambda s=server, x=suggest: first_use(s.address, x)))
+                if not suggest:
+                    rss.append(server.rss)
             finally:
                 server.close()
-        print(
-            f"\n# one study of 100,000 trials, loaded on first use: "
-            f"{statistics.median(loads):.2f} s, RSS {statistics.median(rss):.0f} MiB"
-        )
+    how = "no snapshot" if args.no_snapshot else "with its snapshot"
+    print(
+        f"\n# one study of 100,000 trials ({how}), loaded on first use: "
+        f"{statistics.median(loads):.2f} s, RSS {statistics.median(rss):.0f} MiB; "
+        f"first ask + TPE suggest: {statistics.median(suggests):.2f} s",
+        flush=True,
+    )
 
-        url = f"sqlite:///{tmp}/many.db"
-        server = Server(url, "--study-idle-seconds", "1")
-        try:
-            empty = server.rss
-            for i in range(1_000):
-                study = hpo.create_study(f"s{i}", address=server.address)
-                study.tell(study.ask(), 1.0)
-            held = server.rss
-            time.sleep(7)  # the reaper's round (5 s) lets idle studies go
-            idle = server.rss
-        finally:
-            server.close()
-        print(
-            f"# 1,000 studies touched once: RSS {empty:.0f} MiB before, {held:.0f} MiB held, "
-            f"{idle:.0f} MiB after they went idle"
-        )
+
+def touched_once(tmp: str) -> None:
+    url = f"sqlite:///{tmp}/many.db"
+    server = Server(url, "--study-idle-seconds", "1")
+    try:
+        empty = server.rss
+        for i in range(1_000):
+            study = hpo.create_study(f"s{i}", address=server.address)
+            study.tell(study.ask(), 1.0)
+        held = server.rss
+        time.sleep(7)  # the reaper's round (5 s) lets idle studies go
+        idle = server.rss
+    finally:
+        server.close()
+    print(
+        f"# 1,000 studies touched once: RSS {empty:.0f} MiB before, {held:.0f} MiB held, "
+        f"{idle:.0f} MiB after they went idle"
+    )
 
 
 if __name__ == "__main__":

@@ -36,9 +36,9 @@ class TrialReads:
         self, study: str, states: Sequence[TrialState] = (), offset: int = 0, limit: int = 1000
     ) -> TrialPage:
         runtime = self._runtime(study)
-        trials = self._current(runtime).trials
-        if states:
-            trials = [t for t in trials if t.state in states]
+        every = self._current(runtime).trials
+        # Trials are built when read: a page of a big study builds that page.
+        trials: Sequence[FrozenTrial] = every.select(states) if states else every
         page = trials[offset : offset + limit]
         more = offset + limit < len(trials)
         leases = self._storage.leases.all_for_study(runtime.study_id) if page else {}

@@ -78,10 +78,14 @@ class OptunaStorage(BaseStorage):
             with self.log.transaction(study_id) as unit:
                 yield unit
 
-    def _trials(self, study_id: int) -> list[FrozenTrial]:
+    def _trials(
+        self, study_id: int, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        """The study's trials (those in ``states`` only: the others are not even built)."""
         if self._unit is not None and self._unit.study_id == study_id:
-            return self._unit.draft.trials()
-        return self.log.current(study_id).trials
+            return self._unit.draft.trials(states)
+        trials = self.log.current(study_id).trials
+        return list(trials) if states is None else trials.select(states)
 
     def _may_hold(self, study_id: int, states: Container[TrialState]) -> bool:
         """False when the unit's draft counts no trial in ``states``. Optuna's ask looks for
@@ -265,8 +269,12 @@ class OptunaStorage(BaseStorage):
     # -- trials: reads ----------------------------------------------------------------------
 
     def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
-        trials = self._trials(study_id)
-        if not 0 <= trial_number < len(trials):
+        n_trials = (
+            self._unit.draft.n_trials
+            if self._unit is not None and self._unit.study_id == study_id
+            else len(self.log.current(study_id).trials)
+        )
+        if not 0 <= trial_number < n_trials:
             raise KeyError(f"study {study_id} has no trial {trial_number}")
         return trial_id_of(study_id, trial_number)
 
@@ -284,7 +292,5 @@ class OptunaStorage(BaseStorage):
     ) -> list[FrozenTrial]:
         if states is not None and not self._may_hold(study_id, states):
             return []
-        trials = self._trials(study_id)
-        if states is not None:
-            trials = [t for t in trials if t.state in states]
+        trials = self._trials(study_id, states)
         return copy.deepcopy(trials) if deepcopy else trials

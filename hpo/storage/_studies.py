@@ -43,6 +43,9 @@ _logger = logging.getLogger(__name__)
 STUDY_LOCK_KEY = 0x68706F53  # "hpoS"
 #: A study whose log has grown this many rows past its snapshot gets a new snapshot.
 SNAPSHOT_EVERY = 2_000
+#: Seconds a snapshot taken because a load replayed many trials waits, so that the call
+#: which loaded the study answers first (encoding holds the GIL for a while).
+SNAPSHOT_AFTER_LOAD_DELAY = 1.0
 
 _STUDY_COLUMNS = "study_id, name, directions, user_attrs, system_attrs, trial_counts"
 _TAIL = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq > ? ORDER BY seq"
@@ -345,7 +348,12 @@ class StudyLog:
             self._snapshotted[study_id] = model.seq
             cursor.execute(self.sql.sql(_TAIL), (study_id, model.seq))
             rows = cursor.fetchall()
+        restored = len(model.trials)
         model.apply_rows(rows)
+        # A few big log rows (a bulk import) never reach ``snapshot_every`` rows: snapshot a
+        # study whose load built this many trials from the log, so the next load does not.
+        if len(model.trials) - restored >= self._snapshot_every:
+            self._maybe_snapshot(model, after_load=True)
         return model
 
     def _alive(self, model: StudyModel) -> StudyModel:
@@ -363,9 +371,9 @@ class StudyLog:
 
     # -- snapshots --------------------------------------------------------------------------
 
-    def _maybe_snapshot(self, model: StudyModel) -> None:
+    def _maybe_snapshot(self, model: StudyModel, after_load: bool = False) -> None:
         last = self._snapshotted.get(model.study_id, -1)
-        if model.seq - last < self._snapshot_every:
+        if model.seq - last < self._snapshot_every and not (after_load and model.seq > last):
             return
         with self._lock:
             if model.study_id in self._snapshots_running:
@@ -383,11 +391,15 @@ class StudyLog:
             counts=model.counts,
         )
         threading.Thread(
-            target=self._write_snapshot, args=(frozen,), name="hpo-snapshot", daemon=True
+            target=self._write_snapshot,
+            args=(frozen, SNAPSHOT_AFTER_LOAD_DELAY if after_load else 0.0),
+            name="hpo-snapshot",
+            daemon=True,
         ).start()
 
-    def _write_snapshot(self, model: StudyModel) -> None:
+    def _write_snapshot(self, model: StudyModel, delay: float) -> None:
         try:
+            time.sleep(delay)
             self.write_snapshot(model)
         except Exception as e:  # a later commit tries again
             _logger.warning("snapshot of study %d failed: %s", model.study_id, e)

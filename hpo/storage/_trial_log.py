@@ -14,47 +14,32 @@ a change keeps what it had (as with Optuna's own storages; pruners rely on it).
 from __future__ import annotations
 
 import copy
-import datetime
-import functools
 import json
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
+from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-# Trial ids are unique across studies without a sequence shared by all studies: the study id
-# in the high bits, the trial number in the low 32.
-_NUMBER_BITS = 32
-MAX_TRIALS_PER_STUDY = 2**_NUMBER_BITS
+from hpo.storage._snapshot import decode_snapshot, encode_snapshot
+from hpo.storage._trial_list import (
+    _NUMBER_BITS,
+    MAX_TRIALS_PER_STUDY,
+    TrialList,
+    trial_id_of,
+)
+from hpo.storage._trial_list import distribution_of_json as _distribution
+from hpo.storage._trial_list import moment as _moment
+from hpo.storage._trial_list import timestamp as _timestamp
 
 Op = dict[str, Any]
-
-
-def trial_id_of(study_id: int, number: int) -> int:
-    return (study_id << _NUMBER_BITS) | number
 
 
 def split_trial_id(trial_id: int) -> tuple[int, int]:
     """(study id, trial number) of a trial id."""
     return trial_id >> _NUMBER_BITS, trial_id & (MAX_TRIALS_PER_STUDY - 1)
-
-
-@functools.lru_cache(maxsize=4096)
-def _distribution(text: str) -> BaseDistribution:
-    # Trials of one study share a handful of distributions: parse each text once.
-    return json_to_distribution(text)
-
-
-def _timestamp(moment: datetime.datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
-
-
-def _moment(ts: float | None) -> datetime.datetime | None:
-    return None if ts is None else datetime.datetime.fromtimestamp(ts)
 
 
 def trial_op(trial: FrozenTrial) -> Op:
@@ -86,9 +71,7 @@ def _trial_from_op(study_id: int, op: Op) -> FrozenTrial:
         values=values,
         datetime_start=_moment(op["t"]),
         datetime_complete=_moment(op["tc"]),
-        params={
-            name: distributions[name].to_external_repr(x) for name, (x, _) in op["p"].items()
-        },
+        params={name: distributions[name].to_external_repr(x) for name, (x, _) in op["p"].items()},
         distributions=distributions,
         user_attrs=op["ua"],
         system_attrs=op["sa"],
@@ -117,7 +100,7 @@ class StudyModel:
     directions: list[StudyDirection]
     user_attrs: dict[str, Any] = field(default_factory=dict)
     system_attrs: dict[str, Any] = field(default_factory=dict)
-    trials: list[FrozenTrial] = field(default_factory=list)
+    trials: TrialList = field(default_factory=TrialList)
     seq: int = -1
     deleted: bool = False
     #: Trials by state name, kept up to date as changes are installed.
@@ -139,65 +122,29 @@ class StudyModel:
             last = seq
         draft.install(last)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.trials, TrialList):
+            self.trials = TrialList(added=self.trials)
+
     def snapshot(self) -> bytes:
-        """The trials (and study attributes) as of ``seq``, compressed. Compact: each trial
-        a list, each distinct distribution written once."""
-        dists: dict[str, int] = {}
-        rows = []
-        for t in self.trials:
-            params = {}
-            for name, dist in t.distributions.items():
-                index = dists.setdefault(distribution_to_json(dist), len(dists))
-                params[name] = [dist.to_internal_repr(t.params[name]), index]
-            rows.append(
-                [
-                    t.number,
-                    t.state.value,
-                    t.values,
-                    _timestamp(t.datetime_start),
-                    _timestamp(t.datetime_complete),
-                    params,
-                    [[step, value] for step, value in t.intermediate_values.items()],
-                    t.user_attrs,
-                    t.system_attrs,
-                ]
-            )
-        body = {
-            "seq": self.seq,
-            "ua": self.user_attrs,
-            "sa": self.system_attrs,
-            "dists": list(dists),
-            "trials": rows,
-        }
-        return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
+        """The trials (and study attributes) as of ``seq``, compressed (see
+        :mod:`hpo.storage._snapshot`); the snapshot's trials nobody read stay unbuilt."""
+        return encode_snapshot(self.seq, self.user_attrs, self.system_attrs, self.trials.raw())
 
     def restore(self, snapshot: bytes) -> None:
-        body = json.loads(zlib.decompress(snapshot))
-        self.user_attrs = body["ua"]
-        self.system_attrs = body["sa"]
-        dists = body["dists"]
-        self.trials = [
-            _trial_from_op(
-                self.study_id,
-                {
-                    "n": n,
-                    "s": state,
-                    "v": values,
-                    "t": start,
-                    "tc": complete,
-                    "p": {name: [x, dists[i]] for name, (x, i) in params.items()},
-                    "iv": iv,
-                    "ua": ua,
-                    "sa": sa,
-                },
-            )
-            for n, state, values, start, complete, params, iv, ua, sa in body["trials"]
-        ]
-        self.seq = body["seq"]
+        """Become the study of ``snapshot``; its trials are built when first read."""
+        body = decode_snapshot(snapshot, self.study_id)
+        self.user_attrs = body.user_attrs
+        self.system_attrs = body.system_attrs
+        self.trials = TrialList(body.trials)
+        self.seq = body.seq
         self.counts = {}
-        for trial in self.trials:
-            self.counts[trial.state.name] = self.counts.get(trial.state.name, 0) + 1
-            for name, distribution in trial.distributions.items():
+        for state in TrialState:
+            count = len(body.trials.numbers_in(state))
+            if count:
+                self.counts[state.name] = count
+        for layout in body.trials.layouts:  # in the order of the trials that first had each
+            for name, distribution in layout:
                 self.param_distributions.setdefault(name, distribution)
 
 
@@ -228,9 +175,11 @@ class Draft:
             return self._new[number - committed]
         return self._changed.get(number) or self.model.trials[number]
 
-    def trials(self) -> list[FrozenTrial]:
-        if not self._changed and not self._new:
-            return list(self.model.trials)
+    def trials(self, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        """The trials (those in ``states`` only, when given: the others stay unbuilt)."""
+        if states is not None:
+            chosen = self.model.trials.select(states, self._changed)
+            return chosen + [t for t in self._new if t.state in states]
         merged = list(self.model.trials)
         for number, trial in self._changed.items():
             merged[number] = trial
@@ -294,11 +243,8 @@ class Draft:
             for name, distribution in trial.distributions.items():
                 model.param_distributions.setdefault(name, distribution)
         if self._changed or self._new:
-            trials = list(model.trials)
-            for number, trial in self._changed.items():
-                trials[number] = trial
-            trials.extend(self._new)
-            model.trials = trials  # one assignment: readers see the old or the new list
+            # One assignment: readers see the old or the new list.
+            model.trials = model.trials.with_changes(self._changed, self._new)
         if self._user_attrs is not None:
             model.user_attrs = self._user_attrs
         if self._system_attrs is not None:
