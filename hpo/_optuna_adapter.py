@@ -7,7 +7,8 @@ conformance and equivalence tests at both ends of it. Anything here is checked b
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+import contextlib
+from collections.abc import Container, Iterator, Sequence
 from typing import Any
 
 import optuna
@@ -132,3 +133,18 @@ class ForwardingStorage(BaseStorage):
         states: Container[TrialState] | None = None,
     ) -> list[FrozenTrial]:
         return self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+
+@contextlib.contextmanager
+def suggestions_forgotten(trial: optuna.Trial) -> Iterator[None]:
+    """Suggestions made on ``trial`` inside the block are forgotten by it afterwards (its
+    storage's side is the caller's to undo): Optuna's Trial caches each value it suggested in
+    ``_cached_frozen_trial`` and would hand it out again instead of sampling. What it cached
+    otherwise (the relative sample of its first suggestion) stays."""
+    cached = trial._cached_frozen_trial
+    params, distributions = dict(cached.params), dict(cached.distributions)
+    try:
+        yield
+    finally:
+        cached.params = params
+        cached.distributions = distributions

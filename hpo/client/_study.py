@@ -60,6 +60,9 @@ class Study:
         self._heartbeat = Heartbeat(
             connection, message.name, message.lease_seconds / 4, message.study_id
         )
+        # Trials asked here and not yet told, by number: a Tell given only the number still
+        # records the proposals its trial used.
+        self._asked: dict[int, Trial] = {}
 
     # -- description -----------------------------------------------------------------------
 
@@ -110,8 +113,9 @@ class Study:
         response = self._call("Ask", request)
         if response.budget_spent:
             raise BudgetSpentError(f"study {self.study_name!r} has reached its trial budget")
-        trial = Trial(self, response.trial)
+        trial = Trial(self, response.trial, response.proposals)
         self._heartbeat.add(trial.number)
+        self._asked[trial.number] = trial
         return trial
 
     def tell(
@@ -128,7 +132,10 @@ class Study:
         :class:`hpo.InvalidArgumentError` naming ``state``. Retried calls have one effect
         (each tell carries a request id)."""
         number = trial.number if isinstance(trial, Trial) else int(trial)
-        study_id = trial.study_id if isinstance(trial, Trial) else 0
+        # The Trial object (also when given its number) holds proposals it used, which this
+        # Tell records.
+        asked = trial if isinstance(trial, Trial) else self._asked.get(number)
+        study_id = asked.study_id if asked is not None else 0
         if state is None:
             state = TrialState.COMPLETE if values is not None else TrialState.FAIL
         state = state_from_name("state", state)
@@ -145,7 +152,11 @@ class Study:
             study_id=study_id,
         )
         try:
-            return frozen_trial_from_pb(self._call("Tell", request))
+            if asked is None:
+                return frozen_trial_from_pb(self._call("Tell", request))
+            told = frozen_trial_from_pb(asked._send("Tell", request))
+            self._asked.pop(number, None)
+            return told
         finally:
             self._heartbeat.discard(number)
 

@@ -32,7 +32,7 @@ class Trial:
     study's search space arrive with the trial), ``report`` answers the coordinator's pruner.
     """
 
-    def __init__(self, study: Study, message: pb.Trial) -> None:
+    def __init__(self, study: Study, message: pb.Trial, proposals: Sequence[pb.Param] = ()) -> None:
         self.study = study
         self.number = message.number
         #: The id of its study: calls on this trial carry it, so that they never reach a new
@@ -51,6 +51,11 @@ class Trial:
         for param in message.params:
             self._distributions[param.name] = distribution_from_pb(param.name, param.distribution)
             self._params[param.name] = value_from_pb(param.name, param.value)
+        # Values the coordinator's sampler chose at Ask for parameters this trial will most
+        # likely suggest: one used here costs no round trip, and goes back (recorded) with
+        # the trial's next Suggest, Report or Tell.
+        self._proposals = {p.name: p for p in proposals}
+        self._used: list[pb.Param] = []
 
     # -- parameters ------------------------------------------------------------------------
 
@@ -90,14 +95,19 @@ class Trial:
             if isinstance(distribution, BaseDistribution)
             else distribution
         )
-        request = api.SuggestRequest(
-            study=self.study.study_name,
-            trial_number=self.number,
-            name=name,
-            distribution=message,
-            study_id=self.study_id,
-        )
-        value = value_from_pb(name, self.study._call("Suggest", request).value)
+        proposal = self._proposals.pop(name, None)
+        if proposal is not None and name not in self._params and proposal.distribution == message:
+            value = value_from_pb(name, proposal.value)
+            self._used.append(proposal)
+        else:
+            request = api.SuggestRequest(
+                study=self.study.study_name,
+                trial_number=self.number,
+                name=name,
+                distribution=message,
+                study_id=self.study_id,
+            )
+            value = value_from_pb(name, self._send("Suggest", request).value)
         if isinstance(distribution, BaseDistribution):
             self._distributions[name] = distribution
         self._params[name] = value
@@ -120,7 +130,15 @@ class Trial:
             request.values.extend(float(v) for v in value)  # type: ignore[union-attr]
         else:
             request.value = float(value)
-        self._should_prune = self.study._call("Report", request).should_prune
+        self._should_prune = self._send("Report", request).should_prune
+
+    def _send(self, method: str, request: Any) -> Any:
+        """Call ``method`` with the proposals used since the last call (kept for the next
+        call if this one fails)."""
+        request.used.extend(self._used)
+        response = self.study._call(method, request)
+        self._used.clear()
+        return response
 
     def should_prune(self) -> bool:
         """The pruner's answer to the last ``report`` (False before any)."""

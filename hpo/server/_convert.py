@@ -31,8 +31,10 @@ from hpo.service._algorithms import (
     DEFAULT_SAMPLER,
 )
 from hpo.service._config import DEFAULT_LEASE_SECONDS
+from hpo.service._limits import check_name
 from hpo.service._limits import decode_json as json_from_pb
 from hpo.service._options import check_new_study, check_options
+from hpo.service._proposals import ParamChoice
 from hpo.service._reports import intermediate_vectors
 from hpo.service._warm_start import WarmStartRecord, WarmStartRequest
 from hpo.v1 import coordinator_pb2 as api
@@ -168,12 +170,7 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
         number=t.number,
         state=STATE_TO_PB[t.state],
         values=list(t.values or []),
-        params=[
-            pb.Param(
-                name=k, distribution=distribution_to_pb(t.distributions[k]), value=value_to_pb(v)
-            )
-            for k, v in t.params.items()
-        ],
+        params=[param_to_pb(ParamChoice(k, t.distributions[k], v)) for k, v in t.params.items()],
         intermediate_values=_intermediate_values_to_pb(t),
         user_attrs={k: json.dumps(v, default=str) for k, v in t.user_attrs.items()},
         client_id=view.client_id,
@@ -187,6 +184,28 @@ def trial_to_pb(view: TrialView) -> pb.Trial:
     if t.datetime_complete:
         message.complete_time.CopyFrom(_timestamp(t.datetime_complete))
     return message
+
+
+def param_to_pb(choice: ParamChoice) -> pb.Param:
+    return pb.Param(
+        name=choice.name,
+        distribution=distribution_to_pb(choice.distribution),
+        value=value_to_pb(choice.value),
+    )
+
+
+def used_from_pb(params: Any) -> list[ParamChoice]:
+    """The ``used`` proposals of a Suggest, Report or Tell, checked for shape (the service
+    checks them against the trial and the study)."""
+    used = []
+    for i, param in enumerate(params):
+        field = f"used[{i}]"
+        check_name(f"{field}.name", param.name)
+        distribution = distribution_from_pb(f"{field}.distribution", param.distribution)
+        used.append(
+            ParamChoice(param.name, distribution, value_from_pb(f"{field}.value", param.value))
+        )
+    return used
 
 
 def _intermediate_values_to_pb(trial: FrozenTrial) -> list[pb.IntermediateValue]:

@@ -61,13 +61,19 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         )
         if outcome.trial is not None:
             response.trial.CopyFrom(convert.trial_to_pb(outcome.trial))
+            response.proposals.extend(convert.param_to_pb(p) for p in outcome.proposals)
         return response
 
     def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
         limits.check_name("name", request.name)
         distribution = convert.distribution_from_pb("distribution", request.distribution)
         value = self._service.suggest(
-            request.study, request.trial_number, request.name, distribution, request.study_id
+            request.study,
+            request.trial_number,
+            request.name,
+            distribution,
+            request.study_id,
+            convert.used_from_pb(request.used),
         )
         return api.SuggestResponse(value=convert.value_to_pb(value))
 
@@ -80,6 +86,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             request.request_id,
             study_id=request.study_id,
             values=list(request.values),
+            used=convert.used_from_pb(request.used),
         )
         return api.ReportResponse(should_prune=should_prune)
 
@@ -92,6 +99,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             request_id=request.request_id,
             fail_reason=request.fail_reason,
             study_id=request.study_id,
+            used=convert.used_from_pb(request.used),
         )
         return convert.trial_to_pb(view)
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import optuna
 from optuna.distributions import BaseDistribution, check_distribution_compatibility
+from optuna.search_space import IntersectionSearchSpace
 from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -78,6 +79,11 @@ class StudyRuntime:
     running: dict[int, optuna.Trial] = field(default_factory=dict)
     #: The earlier studies that inform the sampler, when the study asked for a warm start.
     warm_start: WarmStartRecord | None = None
+    #: The parameters every finished trial suggested (what Ask proposes; kept up to date
+    #: incrementally by Optuna's IntersectionSearchSpace).
+    recurring_space: IntersectionSearchSpace = field(
+        default_factory=lambda: IntersectionSearchSpace(include_pruned=True)
+    )
 
     @classmethod
     def load(

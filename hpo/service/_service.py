@@ -42,6 +42,7 @@ from hpo.service._config import (
     validate_study_name,
 )
 from hpo.service._leases import LeaseExpiry
+from hpo.service._proposals import ParamChoice, propose, record_used
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
@@ -221,21 +222,30 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                                 runtime.study_id, trial_id(trial), lineage
                             )
                         )
+                    proposals = propose(runtime, unit, optuna_study, trial)
                     frozen = unit.draft.trial(trial.number)
             except ConditionFailedError:
                 return spent
             runtime.running[trial.number] = trial
-        return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat)
+        return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat, proposals)
 
     @fresh_study
     def suggest(
-        self, study: str, number: int, name: str, distribution: BaseDistribution, study_id: int = 0
+        self,
+        study: str,
+        number: int,
+        name: str,
+        distribution: BaseDistribution,
+        study_id: int = 0,
+        used: Sequence[ParamChoice] = (),
     ) -> Any:
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
         runtime = self._runtime(study, study_id)
         with runtime.lock, self._unit(runtime) as unit:
             frozen = runtime.require_running(unit.draft, number)
+            view = self._storage.optuna.within(unit)
+            frozen = record_used(runtime, unit, view, frozen, used)
             if name in frozen.distributions:
                 if frozen.distributions[name] != distribution:
                     raise InvalidArgumentError.for_field(
@@ -250,7 +260,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
             runtime.check_compatible(unit.draft.model, "distribution", name, distribution)
             check_sampler_param(runtime.config.sampler, "name", name)
             limits.check_trial_growth("name", frozen, limits.param_bytes(name, distribution))
-            view = self._storage.optuna.within(unit)
             trial = runtime.optuna_trial(runtime.study(view), view, trial_id(frozen), number)
             value = suggest_param(trial, name, distribution)
         runtime.running[number] = trial
@@ -266,6 +275,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
         request_id: str = "",
         study_id: int = 0,
         values: Sequence[float] = (),
+        used: Sequence[ParamChoice] = (),
     ) -> bool:
         """Record what a trial reached at ``step`` (``value``; or ``values``, one per
         direction) and answer whether the pruner stops it."""
@@ -292,11 +302,12 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                     replay = request_id and (frozen.state.is_finished() or step in steps)
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.require_running(unit.draft, number)
+                        view = self._storage.optuna.within(unit)
+                        frozen = record_used(runtime, unit, view, frozen, used)
                         if step not in steps:  # the first value wins
                             limits.check_trial_growth(
                                 "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
                             )
-                            view = self._storage.optuna.within(unit)
                             record_report(view, trial_id(frozen), step, vector)
                             self._record_request(unit, request_id, "report", digest)
                     # Decided inside the unit: a pruner that fails leaves nothing written.
@@ -315,6 +326,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
         request_id: str = "",
         fail_reason: str = "",
         study_id: int = 0,
+        used: Sequence[ParamChoice] = (),
     ) -> TrialView:
         runtime = self._runtime(study, study_id)
         values = validate_tell(state, list(values), runtime.n_objectives)
@@ -328,6 +340,8 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                         if self._replayed(runtime, request_id, digest):
                             return TrialView(study, frozen)
                     frozen = runtime.require_running(unit.draft, number)
+                    view = self._storage.optuna.within(unit)
+                    frozen = record_used(runtime, unit, view, frozen, used)
                     self._record_request(unit, request_id, "tell", digest)
                     self._finish(runtime, unit, frozen, state, values, fail_reason)
                     frozen = unit.draft.trial(number)

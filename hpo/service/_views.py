@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
@@ -62,6 +63,9 @@ class AskOutcome:
     trial: TrialView | None
     budget_spent: bool
     heartbeat_seconds: float
+    #: Values chosen now for parameters the trial will most likely suggest (see
+    #: hpo/service/_proposals.py); not part of the trial until a call sends them back.
+    proposals: Sequence[Any] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,6 +234,21 @@ class Draft:
             self.model.deleted = True
         else:
             _TRIAL_CHANGES[kind](self._writable(op["n"]), op)
+
+    def drop_params(self, number: int, names: Collection[str]) -> None:
+        """Take the parameters ``names`` of trial ``number`` back out of this draft (their
+        operations too); every other change stays."""
+        names = set(names)
+        if not names:
+            return
+        self.ops = [
+            op
+            for op in self.ops
+            if not (op["o"] == "param" and op["n"] == number and op["k"] in names)
+        ]
+        trial = self._writable(number)
+        trial.params = {k: v for k, v in trial.params.items() if k not in names}
+        trial.distributions = {k: v for k, v in trial.distributions.items() if k not in names}
 
     def install(self, seq: int) -> None:
         """Make the changes part of the model, as of log row ``seq``."""

@@ -26,7 +26,7 @@ from hpo.v1 import study_pb2 as hpo_dot_v1_dot_study__pb2
 from hpo.v1 import tracking_pb2 as hpo_dot_v1_dot_tracking__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hpo/v1/coordinator.proto\x12\x06hpo.v1\x1a\x12hpo/v1/study.proto\x1a\x15hpo/v1/tracking.proto\"\xc5\x02\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\ndirections\x18\x02 \x03(\x0e\x32\x11.hpo.v1.Direction\x12&\n\x07sampler\x18\x03 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12%\n\x06pruner\x18\x04 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12)\n\x0csearch_space\x18\x05 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12\x14\n\x0ctrial_budget\x18\x06 \x01(\x03\x12\x14\n\x0cretry_budget\x18\x07 \x01(\x03\x12\x15\n\rlease_seconds\x18\x08 \x01(\x01\x12\x16\n\x0eload_if_exists\x18\t \x01(\x08\x12%\n\nwarm_start\x18\n \x01(\x0b\x32\x11.hpo.v1.WarmStart\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"5\n\x13ListStudiesResponse\x12\x1e\n\x07studies\x18\x01 \x03(\x0b\x32\r.hpo.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"{\n\nAskRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x0csearch_space\x18\x03 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12 \n\x07lineage\x18\x04 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"\\\n\x0b\x41skResponse\x12\x1c\n\x05trial\x18\x01 \x01(\x0b\x32\r.hpo.v1.Trial\x12\x14\n\x0c\x62udget_spent\x18\x02 \x01(\x08\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\x01\"\x81\x01\n\x0eSuggestRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12*\n\x0c\x64istribution\x18\x04 \x01(\x0b\x32\x14.hpo.v1.Distribution\x12\x10\n\x08study_id\x18\x05 \x01(\x03\"4\n\x0fSuggestResponse\x12!\n\x05value\x18\x01 \x01(\x0b\x32\x12.hpo.v1.ParamValue\"\x87\x01\n\rReportRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x10\n\x08study_id\x18\x06 \x01(\x03\x12\x0e\n\x06values\x18\x07 \x03(\x01\"&\n\x0eReportResponse\x12\x14\n\x0cshould_prune\x18\x01 \x01(\x08\"\xa0\x01\n\x0bTellRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.hpo.v1.TrialState\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\x12\x10\n\x08study_id\x18\x07 \x01(\x03\"I\n\x10HeartbeatRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x10\n\x08study_id\x18\x03 \x01(\x03\"*\n\x11HeartbeatResponse\x12\x15\n\rlease_seconds\x18\x01 \x01(\x01\"q\n\x17SetTrialUserAttrRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x10\n\x08study_id\x18\x05 \x01(\x03\"\x1a\n\x18SetTrialUserAttrResponse\"6\n\x0fGetTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\"m\n\x11ListTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\"\n\x06states\x18\x02 \x03(\x0e\x32\x12.hpo.v1.TrialState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"L\n\x12ListTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x14GetBestTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\"6\n\x15GetBestTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\"\x92\x02\n\x13\x45nqueueTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\'.hpo.v1.EnqueueTrialRequest.ParamsEntry\x12>\n\nuser_attrs\x18\x03 \x03(\x0b\x32*.hpo.v1.EnqueueTrialRequest.UserAttrsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.hpo.v1.ParamValue:\x02\x38\x01\x1a\x30\n\x0eUserAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xf8\x06\n\x0b\x43oordinator\x12\x38\n\x0b\x43reateStudy\x12\x1a.hpo.v1.CreateStudyRequest\x1a\r.hpo.v1.Study\x12\x32\n\x08GetStudy\x12\x17.hpo.v1.GetStudyRequest\x1a\r.hpo.v1.Study\x12\x46\n\x0bListStudies\x12\x1a.hpo.v1.ListStudiesRequest\x1a\x1b.hpo.v1.ListStudiesResponse\x12\x46\n\x0b\x44\x65leteStudy\x12\x1a.hpo.v1.DeleteStudyRequest\x1a\x1b.hpo.v1.DeleteStudyResponse\x12.\n\x03\x41sk\x12\x12.hpo.v1.AskRequest\x1a\x13.hpo.v1.AskResponse\x12:\n\x07Suggest\x12\x16.hpo.v1.SuggestRequest\x1a\x17.hpo.v1.SuggestResponse\x12\x37\n\x06Report\x12\x15.hpo.v1.ReportRequest\x1a\x16.hpo.v1.ReportResponse\x12*\n\x04Tell\x12\x13.hpo.v1.TellRequest\x1a\r.hpo.v1.Trial\x12@\n\tHeartbeat\x12\x18.hpo.v1.HeartbeatRequest\x1a\x19.hpo.v1.HeartbeatResponse\x12U\n\x10SetTrialUserAttr\x12\x1f.hpo.v1.SetTrialUserAttrRequest\x1a .hpo.v1.SetTrialUserAttrResponse\x12\x32\n\x08GetTrial\x12\x17.hpo.v1.GetTrialRequest\x1a\r.hpo.v1.Trial\x12\x43\n\nListTrials\x12\x19.hpo.v1.ListTrialsRequest\x1a\x1a.hpo.v1.ListTrialsResponse\x12L\n\rGetBestTrials\x12\x1c.hpo.v1.GetBestTrialsRequest\x1a\x1d.hpo.v1.GetBestTrialsResponse\x12:\n\x0c\x45nqueueTrial\x12\x1b.hpo.v1.EnqueueTrialRequest\x1a\r.hpo.v1.Trialb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hpo/v1/coordinator.proto\x12\x06hpo.v1\x1a\x12hpo/v1/study.proto\x1a\x15hpo/v1/tracking.proto\"\xc5\x02\n\x12\x43reateStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\ndirections\x18\x02 \x03(\x0e\x32\x11.hpo.v1.Direction\x12&\n\x07sampler\x18\x03 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12%\n\x06pruner\x18\x04 \x01(\x0b\x32\x15.hpo.v1.AlgorithmSpec\x12)\n\x0csearch_space\x18\x05 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12\x14\n\x0ctrial_budget\x18\x06 \x01(\x03\x12\x14\n\x0cretry_budget\x18\x07 \x01(\x03\x12\x15\n\rlease_seconds\x18\x08 \x01(\x01\x12\x16\n\x0eload_if_exists\x18\t \x01(\x08\x12%\n\nwarm_start\x18\n \x01(\x0b\x32\x11.hpo.v1.WarmStart\"\x1f\n\x0fGetStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12ListStudiesRequest\"5\n\x13ListStudiesResponse\x12\x1e\n\x07studies\x18\x01 \x03(\x0b\x32\r.hpo.v1.Study\"\"\n\x12\x44\x65leteStudyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteStudyResponse\"{\n\nAskRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x0csearch_space\x18\x03 \x01(\x0b\x32\x13.hpo.v1.SearchSpace\x12 \n\x07lineage\x18\x04 \x01(\x0b\x32\x0f.hpo.v1.Lineage\"~\n\x0b\x41skResponse\x12\x1c\n\x05trial\x18\x01 \x01(\x0b\x32\r.hpo.v1.Trial\x12\x14\n\x0c\x62udget_spent\x18\x02 \x01(\x08\x12\x19\n\x11heartbeat_seconds\x18\x03 \x01(\x01\x12 \n\tproposals\x18\x04 \x03(\x0b\x32\r.hpo.v1.Param\"\x9e\x01\n\x0eSuggestRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12*\n\x0c\x64istribution\x18\x04 \x01(\x0b\x32\x14.hpo.v1.Distribution\x12\x10\n\x08study_id\x18\x05 \x01(\x03\x12\x1b\n\x04used\x18\x06 \x03(\x0b\x32\r.hpo.v1.Param\"4\n\x0fSuggestResponse\x12!\n\x05value\x18\x01 \x01(\x0b\x32\x12.hpo.v1.ParamValue\"\xa4\x01\n\rReportRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x10\n\x08study_id\x18\x06 \x01(\x03\x12\x0e\n\x06values\x18\x07 \x03(\x01\x12\x1b\n\x04used\x18\x08 \x03(\x0b\x32\r.hpo.v1.Param\"&\n\x0eReportResponse\x12\x14\n\x0cshould_prune\x18\x01 \x01(\x08\"\xbd\x01\n\x0bTellRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.hpo.v1.TrialState\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\x12\x10\n\x08study_id\x18\x07 \x01(\x03\x12\x1b\n\x04used\x18\x08 \x03(\x0b\x32\r.hpo.v1.Param\"I\n\x10HeartbeatRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x10\n\x08study_id\x18\x03 \x01(\x03\"*\n\x11HeartbeatResponse\x12\x15\n\rlease_seconds\x18\x01 \x01(\x01\"q\n\x17SetTrialUserAttrRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nvalue_json\x18\x04 \x01(\t\x12\x10\n\x08study_id\x18\x05 \x01(\x03\"\x1a\n\x18SetTrialUserAttrResponse\"6\n\x0fGetTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x14\n\x0ctrial_number\x18\x02 \x01(\x03\"m\n\x11ListTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\"\n\x06states\x18\x02 \x03(\x0e\x32\x12.hpo.v1.TrialState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"L\n\x12ListTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x14GetBestTrialsRequest\x12\r\n\x05study\x18\x01 \x01(\t\"6\n\x15GetBestTrialsResponse\x12\x1d\n\x06trials\x18\x01 \x03(\x0b\x32\r.hpo.v1.Trial\"\x92\x02\n\x13\x45nqueueTrialRequest\x12\r\n\x05study\x18\x01 \x01(\t\x12\x37\n\x06params\x18\x02 \x03(\x0b\x32\'.hpo.v1.EnqueueTrialRequest.ParamsEntry\x12>\n\nuser_attrs\x18\x03 \x03(\x0b\x32*.hpo.v1.EnqueueTrialRequest.UserAttrsEntry\x1a\x41\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.hpo.v1.ParamValue:\x02\x38\x01\x1a\x30\n\x0eUserAttrsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xf8\x06\n\x0b\x43oordinator\x12\x38\n\x0b\x43reateStudy\x12\x1a.hpo.v1.CreateStudyRequest\x1a\r.hpo.v1.Study\x12\x32\n\x08GetStudy\x12\x17.hpo.v1.GetStudyRequest\x1a\r.hpo.v1.Study\x12\x46\n\x0bListStudies\x12\x1a.hpo.v1.ListStudiesRequest\x1a\x1b.hpo.v1.ListStudiesResponse\x12\x46\n\x0b\x44\x65leteStudy\x12\x1a.hpo.v1.DeleteStudyRequest\x1a\x1b.hpo.v1.DeleteStudyResponse\x12.\n\x03\x41sk\x12\x12.hpo.v1.AskRequest\x1a\x13.hpo.v1.AskResponse\x12:\n\x07Suggest\x12\x16.hpo.v1.SuggestRequest\x1a\x17.hpo.v1.SuggestResponse\x12\x37\n\x06Report\x12\x15.hpo.v1.ReportRequest\x1a\x16.hpo.v1.ReportResponse\x12*\n\x04Tell\x12\x13.hpo.v1.TellRequest\x1a\r.hpo.v1.Trial\x12@\n\tHeartbeat\x12\x18.hpo.v1.HeartbeatRequest\x1a\x19.hpo.v1.HeartbeatResponse\x12U\n\x10SetTrialUserAttr\x12\x1f.hpo.v1.SetTrialUserAttrRequest\x1a .hpo.v1.SetTrialUserAttrResponse\x12\x32\n\x08GetTrial\x12\x17.hpo.v1.GetTrialRequest\x1a\r.hpo.v1.Trial\x12\x43\n\nListTrials\x12\x19.hpo.v1.ListTrialsRequest\x1a\x1a.hpo.v1.ListTrialsResponse\x12L\n\rGetBestTrials\x12\x1c.hpo.v1.GetBestTrialsRequest\x1a\x1d.hpo.v1.GetBestTrialsResponse\x12:\n\x0c\x45nqueueTrial\x12\x1b.hpo.v1.EnqueueTrialRequest\x1a\r.hpo.v1.Trialb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,41 +52,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKREQUEST']._serialized_start=576
   _globals['_ASKREQUEST']._serialized_end=699
   _globals['_ASKRESPONSE']._serialized_start=701
-  _globals['_ASKRESPONSE']._serialized_end=793
-  _globals['_SUGGESTREQUEST']._serialized_start=796
-  _globals['_SUGGESTREQUEST']._serialized_end=925
-  _globals['_SUGGESTRESPONSE']._serialized_start=927
-  _globals['_SUGGESTRESPONSE']._serialized_end=979
-  _globals['_REPORTREQUEST']._serialized_start=982
-  _globals['_REPORTREQUEST']._serialized_end=1117
-  _globals['_REPORTRESPONSE']._serialized_start=1119
-  _globals['_REPORTRESPONSE']._serialized_end=1157
-  _globals['_TELLREQUEST']._serialized_start=1160
-  _globals['_TELLREQUEST']._serialized_end=1320
-  _globals['_HEARTBEATREQUEST']._serialized_start=1322
-  _globals['_HEARTBEATREQUEST']._serialized_end=1395
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1397
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1439
-  _globals['_SETTRIALUSERATTRREQUEST']._serialized_start=1441
-  _globals['_SETTRIALUSERATTRREQUEST']._serialized_end=1554
-  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_start=1556
-  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_end=1582
-  _globals['_GETTRIALREQUEST']._serialized_start=1584
-  _globals['_GETTRIALREQUEST']._serialized_end=1638
-  _globals['_LISTTRIALSREQUEST']._serialized_start=1640
-  _globals['_LISTTRIALSREQUEST']._serialized_end=1749
-  _globals['_LISTTRIALSRESPONSE']._serialized_start=1751
-  _globals['_LISTTRIALSRESPONSE']._serialized_end=1827
-  _globals['_GETBESTTRIALSREQUEST']._serialized_start=1829
-  _globals['_GETBESTTRIALSREQUEST']._serialized_end=1866
-  _globals['_GETBESTTRIALSRESPONSE']._serialized_start=1868
-  _globals['_GETBESTTRIALSRESPONSE']._serialized_end=1922
-  _globals['_ENQUEUETRIALREQUEST']._serialized_start=1925
-  _globals['_ENQUEUETRIALREQUEST']._serialized_end=2199
-  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_start=2084
-  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_end=2149
-  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_start=2151
-  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_end=2199
-  _globals['_COORDINATOR']._serialized_start=2202
-  _globals['_COORDINATOR']._serialized_end=3090
+  _globals['_ASKRESPONSE']._serialized_end=827
+  _globals['_SUGGESTREQUEST']._serialized_start=830
+  _globals['_SUGGESTREQUEST']._serialized_end=988
+  _globals['_SUGGESTRESPONSE']._serialized_start=990
+  _globals['_SUGGESTRESPONSE']._serialized_end=1042
+  _globals['_REPORTREQUEST']._serialized_start=1045
+  _globals['_REPORTREQUEST']._serialized_end=1209
+  _globals['_REPORTRESPONSE']._serialized_start=1211
+  _globals['_REPORTRESPONSE']._serialized_end=1249
+  _globals['_TELLREQUEST']._serialized_start=1252
+  _globals['_TELLREQUEST']._serialized_end=1441
+  _globals['_HEARTBEATREQUEST']._serialized_start=1443
+  _globals['_HEARTBEATREQUEST']._serialized_end=1516
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1518
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1560
+  _globals['_SETTRIALUSERATTRREQUEST']._serialized_start=1562
+  _globals['_SETTRIALUSERATTRREQUEST']._serialized_end=1675
+  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_start=1677
+  _globals['_SETTRIALUSERATTRRESPONSE']._serialized_end=1703
+  _globals['_GETTRIALREQUEST']._serialized_start=1705
+  _globals['_GETTRIALREQUEST']._serialized_end=1759
+  _globals['_LISTTRIALSREQUEST']._serialized_start=1761
+  _globals['_LISTTRIALSREQUEST']._serialized_end=1870
+  _globals['_LISTTRIALSRESPONSE']._serialized_start=1872
+  _globals['_LISTTRIALSRESPONSE']._serialized_end=1948
+  _globals['_GETBESTTRIALSREQUEST']._serialized_start=1950
+  _globals['_GETBESTTRIALSREQUEST']._serialized_end=1987
+  _globals['_GETBESTTRIALSRESPONSE']._serialized_start=1989
+  _globals['_GETBESTTRIALSRESPONSE']._serialized_end=2043
+  _globals['_ENQUEUETRIALREQUEST']._serialized_start=2046
+  _globals['_ENQUEUETRIALREQUEST']._serialized_end=2320
+  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_start=2205
+  _globals['_ENQUEUETRIALREQUEST_PARAMSENTRY']._serialized_end=2270
+  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_start=2272
+  _globals['_ENQUEUETRIALREQUEST_USERATTRSENTRY']._serialized_end=2320
+  _globals['_COORDINATOR']._serialized_start=2323
+  _globals['_COORDINATOR']._serialized_end=3211
 # @@protoc_insertion_point(module_scope)

@@ -71,28 +71,32 @@ class AskRequest(_message.Message):
     def __init__(self, study: _Optional[str] = ..., client_id: _Optional[str] = ..., search_space: _Optional[_Union[_study_pb2.SearchSpace, _Mapping]] = ..., lineage: _Optional[_Union[_tracking_pb2.Lineage, _Mapping]] = ...) -> None: ...
 
 class AskResponse(_message.Message):
-    __slots__ = ("trial", "budget_spent", "heartbeat_seconds")
+    __slots__ = ("trial", "budget_spent", "heartbeat_seconds", "proposals")
     TRIAL_FIELD_NUMBER: _ClassVar[int]
     BUDGET_SPENT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PROPOSALS_FIELD_NUMBER: _ClassVar[int]
     trial: _study_pb2.Trial
     budget_spent: bool
     heartbeat_seconds: float
-    def __init__(self, trial: _Optional[_Union[_study_pb2.Trial, _Mapping]] = ..., budget_spent: _Optional[bool] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
+    proposals: _containers.RepeatedCompositeFieldContainer[_study_pb2.Param]
+    def __init__(self, trial: _Optional[_Union[_study_pb2.Trial, _Mapping]] = ..., budget_spent: _Optional[bool] = ..., heartbeat_seconds: _Optional[float] = ..., proposals: _Optional[_Iterable[_Union[_study_pb2.Param, _Mapping]]] = ...) -> None: ...
 
 class SuggestRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "name", "distribution", "study_id")
+    __slots__ = ("study", "trial_number", "name", "distribution", "study_id", "used")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     name: str
     distribution: _study_pb2.Distribution
     study_id: int
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., name: _Optional[str] = ..., distribution: _Optional[_Union[_study_pb2.Distribution, _Mapping]] = ..., study_id: _Optional[int] = ...) -> None: ...
+    used: _containers.RepeatedCompositeFieldContainer[_study_pb2.Param]
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., name: _Optional[str] = ..., distribution: _Optional[_Union[_study_pb2.Distribution, _Mapping]] = ..., study_id: _Optional[int] = ..., used: _Optional[_Iterable[_Union[_study_pb2.Param, _Mapping]]] = ...) -> None: ...
 
 class SuggestResponse(_message.Message):
     __slots__ = ("value",)
@@ -101,7 +105,7 @@ class SuggestResponse(_message.Message):
     def __init__(self, value: _Optional[_Union[_study_pb2.ParamValue, _Mapping]] = ...) -> None: ...
 
 class ReportRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "step", "value", "request_id", "study_id", "values")
+    __slots__ = ("study", "trial_number", "step", "value", "request_id", "study_id", "values", "used")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +113,7 @@ class ReportRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     step: int
@@ -116,7 +121,8 @@ class ReportRequest(_message.Message):
     request_id: str
     study_id: int
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., study_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    used: _containers.RepeatedCompositeFieldContainer[_study_pb2.Param]
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., step: _Optional[int] = ..., value: _Optional[float] = ..., request_id: _Optional[str] = ..., study_id: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., used: _Optional[_Iterable[_Union[_study_pb2.Param, _Mapping]]] = ...) -> None: ...
 
 class ReportResponse(_message.Message):
     __slots__ = ("should_prune",)
@@ -125,7 +131,7 @@ class ReportResponse(_message.Message):
     def __init__(self, should_prune: _Optional[bool] = ...) -> None: ...
 
 class TellRequest(_message.Message):
-    __slots__ = ("study", "trial_number", "state", "values", "request_id", "fail_reason", "study_id")
+    __slots__ = ("study", "trial_number", "state", "values", "request_id", "fail_reason", "study_id", "used")
     STUDY_FIELD_NUMBER: _ClassVar[int]
     TRIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +139,7 @@ class TellRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
     study: str
     trial_number: int
     state: _study_pb2.TrialState
@@ -140,7 +147,8 @@ class TellRequest(_message.Message):
     request_id: str
     fail_reason: str
     study_id: int
-    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., state: _Optional[_Union[_study_pb2.TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., request_id: _Optional[str] = ..., fail_reason: _Optional[str] = ..., study_id: _Optional[int] = ...) -> None: ...
+    used: _containers.RepeatedCompositeFieldContainer[_study_pb2.Param]
+    def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., state: _Optional[_Union[_study_pb2.TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., request_id: _Optional[str] = ..., fail_reason: _Optional[str] = ..., study_id: _Optional[int] = ..., used: _Optional[_Iterable[_Union[_study_pb2.Param, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("study", "trial_number", "study_id")

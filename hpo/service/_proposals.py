@@ -1,0 +1,104 @@
+"""Proposals: the values a define-by-run trial will most likely ask for, chosen at Ask.
+
+A trial that suggests five parameters costs five Suggest round trips. Most objectives suggest
+the same parameters every time, so at Ask the coordinator lets the sampler choose, for each
+parameter that every finished trial suggested (in the order the latest one did), exactly the
+value Suggest would have chosen then, and hands them out with the trial without recording
+them. A client that suggests one of them with the same distribution uses the value at once
+and sends it back ("used") with its next call on the trial, which records it. Parameters the
+trial never suggests are never part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial
+
+from hpo._optuna_adapter import suggestions_forgotten, trial_id
+from hpo.errors import InvalidArgumentError, ResourceExhaustedError
+from hpo.service import _limits as limits
+from hpo.service._algorithms import check_sampler_param
+from hpo.service._rules import contains, suggest_param
+from hpo.service._runtime import StudyRuntime
+from hpo.storage._studies import Unit
+
+
+class ParamChoice(NamedTuple):
+    """A parameter's name, its distribution and the value (as a user sees it)."""
+
+    name: str
+    distribution: BaseDistribution
+    value: Any
+
+
+def propose(
+    runtime: StudyRuntime, unit: Unit, study: optuna.Study, trial: optuna.Trial
+) -> list[ParamChoice]:
+    """Values for ``trial`` (just asked, in ``unit``) of the parameters every finished trial
+    suggested, in the order the study first saw them; nothing of them stays in the trial or
+    the unit."""
+    space = runtime.recurring_space.calculate(study)
+    if not space:
+        return []
+    names = [
+        name
+        for name, distribution in unit.draft.model.param_distributions.items()
+        if space.get(name) == distribution and name not in trial.params
+    ]
+    proposals: list[ParamChoice] = []
+    try:
+        with suggestions_forgotten(trial):
+            for name in names:
+                try:
+                    check_sampler_param(runtime.config.sampler, "name", name)
+                    value = suggest_param(trial, name, space[name])
+                except InvalidArgumentError:  # e.g. a grid without it: Suggest will say so
+                    break
+                proposals.append(ParamChoice(name, space[name], value))
+    finally:
+        # What the sampler wrote meanwhile (QMC's sample id, say) stays: it is part of
+        # having sampled, as it would be after a Suggest.
+        unit.draft.drop_params(trial.number, names)
+    return proposals
+
+
+def record_used(
+    runtime: StudyRuntime,
+    unit: Unit,
+    view: BaseStorage,
+    frozen: FrozenTrial,
+    used: Sequence[ParamChoice],
+) -> FrozenTrial:
+    """Record the proposals a running trial used (``frozen`` as the unit sees it); the trial
+    as it is afterwards. A name the trial has already must come with the same value."""
+    for name, distribution, value in used:
+        if name in frozen.distributions:
+            if frozen.distributions[name] != distribution or frozen.params[name] != value:
+                raise InvalidArgumentError.for_field(
+                    "used",
+                    f"trial {frozen.number} has {name!r} = {frozen.params[name]!r} from "
+                    f"{frozen.distributions[name]}, not {value!r} from {distribution}",
+                )
+            continue
+        if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
+            raise ResourceExhaustedError(
+                f"used: trial {frozen.number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, "
+                "the most allowed"
+            )
+        runtime.check_compatible(unit.draft.model, "used", name, distribution)
+        check_sampler_param(runtime.config.sampler, "used", name)
+        if not contains(distribution, value):
+            raise InvalidArgumentError.for_field(
+                "used", f"{name!r} = {value!r} is not a value of {distribution}"
+            )
+        limits.check_trial_growth("used", frozen, limits.param_bytes(name, distribution))
+        view.set_trial_param(
+            trial_id(frozen), name, distribution.to_internal_repr(value), distribution
+        )
+        frozen = unit.draft.trial(frozen.number)
+    return frozen
