@@ -42,14 +42,12 @@ def propose(
     """Values for ``trial`` (just asked, in ``unit``) of the parameters every finished trial
     suggested, in the order the study first saw them; nothing of them stays in the trial or
     the unit."""
-    space = runtime.recurring_space.calculate(study)
-    if not space:
+    unasked = [n for n in unit.draft.model.param_distributions if n not in trial.params]
+    if not unasked:  # a declared space the trial has already, say
         return []
-    names = [
-        name
-        for name, distribution in unit.draft.model.param_distributions.items()
-        if space.get(name) == distribution and name not in trial.params
-    ]
+    space = runtime.recurring_space.calculate(study)
+    known = unit.draft.model.param_distributions
+    names = [name for name in unasked if space.get(name) == known[name]]
     proposals: list[ParamChoice] = []
     try:
         with suggestions_forgotten(trial):
