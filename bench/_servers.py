@@ -44,11 +44,16 @@ def running(command: list[str], port: int) -> Iterator[str]:
         wait_for_port(port, proc)
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate ``proc``; kill it if it is still there 20 s later."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def trials_per_second(commands: list[list[str]], env: dict | None = None) -> float:
@@ -107,8 +112,4 @@ def vizier_server(python: str, db_url: str, study: str) -> Iterator[str]:
             raise RuntimeError(f"Vizier server exited with {proc.returncode}:\n{log.read_text()}")
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

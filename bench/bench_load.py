@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -137,12 +138,18 @@ def memory_with(db_url: str, n: int) -> float:
     return rss_kib / 1024
 
 
-def fresh_pg() -> str:
+@contextlib.contextmanager
+def fresh_pg() -> Iterator[str]:
+    """A new PostgreSQL database for one run, dropped afterwards."""
     admin = os.environ.get("HPO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"hpo_load_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -166,8 +173,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = [("postgresql", n) for n in range(1, args.replicas + 1)] + [("sqlite", 1)]
         for label, replicas in runs:
-            url = fresh_pg() if label == "postgresql" else f"sqlite:///{tmp}/load-{replicas}.db"
-            r = run_load(url, args.clients, args.seconds, replicas, args.studies)
+            sqlite = contextlib.nullcontext(f"sqlite:///{tmp}/load-{replicas}.db")
+            with fresh_pg() if label == "postgresql" else sqlite as url:
+                r = run_load(url, args.clients, args.seconds, replicas, args.studies)
             print(
                 f"{label:<11} {replicas:>8} {r['trials_per_s']:>9.1f} {r['p50_ms']:>8.2f} "
                 f"{r['p99_ms']:>8.2f} {r['errors']:>7} {r['lost']:>5}",

@@ -169,3 +169,23 @@ def test_report_request_ids(coordinator: Coordinator, stub) -> None:
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     trial = stub.GetTrial(api.GetTrialRequest(study="r", trial_number=number))
     assert [(iv.step, iv.value) for iv in trial.intermediate_values] == [(3, 0.25)]
+
+
+def test_a_beat_that_races_its_own_tell_warns_of_nothing(
+    sqlite_coordinator: Coordinator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A heartbeat sent just before a Tell may come back "already COMPLETE" after the Tell
+    committed: that is the Tell, not a lost lease. A trial whose lease really ran out while
+    nobody was telling it still warns."""
+    study = hpo.create_study("race", address=sqlite_coordinator.address)
+    heartbeat = study._heartbeat
+    told, lost = study.ask(), study.ask()
+    heartbeat.telling(told.number)  # what Study.tell does before its call
+    other = hpo.load_study("race", address=sqlite_coordinator.address)
+    other.tell(told.number, 1.0)  # the Tell lands while the beat is on its way
+    other.tell(lost.number, state="fail")  # as the reaper does to a lease that ran out
+    with caplog.at_level("WARNING", logger="hpo.client._heartbeat"):
+        heartbeat._beat(told.number)
+        heartbeat._beat(lost.number)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and f"trial {lost.number} lost its lease" in warnings[0]

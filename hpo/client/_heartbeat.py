@@ -27,6 +27,8 @@ class Heartbeat:
         self._study_id = study_id
         self._interval = max(interval, 0.05)
         self._numbers: set[int] = set()
+        # Trials being told now: a beat that meets them finished raced the Tell.
+        self._telling: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -40,9 +42,16 @@ class Heartbeat:
                 )
                 self._thread.start()
 
+    def telling(self, number: int) -> None:
+        """The trial is being told: it keeps its beat (a Tell that is retried may take a
+        while), and a beat that finds it finished says nothing."""
+        with self._lock:
+            self._telling.add(number)
+
     def discard(self, number: int) -> None:
         with self._lock:
             self._numbers.discard(number)
+            self._telling.discard(number)
 
     def _run(self) -> None:
         while True:
@@ -63,7 +72,7 @@ class Heartbeat:
             self._connection.call("Heartbeat", request, timeout=max(self._interval, 5.0))
         except (FailedPreconditionError, NotFoundError) as e:
             with self._lock:
-                if number not in self._numbers:
+                if number not in self._numbers or number in self._telling:
                     return  # told meanwhile: this beat raced the Tell, nothing was lost
                 self._numbers.discard(number)
             _logger.warning("trial %d lost its lease: %s", number, e.message)

@@ -151,6 +151,7 @@ class Study:
             fail_reason=fail_reason,
             study_id=study_id,
         )
+        self._heartbeat.telling(number)
         try:
             if asked is None:
                 return frozen_trial_from_pb(self._call("Tell", request))

@@ -432,8 +432,10 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
         return bool(runtime.pruner.prune(runtime.study(view), frozen))
 
     def _record_request(self, unit: Unit, request_id: str, method: str, digest: str) -> None:
+        """Remember the request id with the unit (a retry is answered from it). An id taken
+        by another payload fails the unit's commit with DuplicateKeyError: nothing lands."""
         if request_id:
-            unit.execute(
+            unit.defer(
                 self._storage.requests.record_statement(unit.study_id, request_id, method, digest)
             )
 
