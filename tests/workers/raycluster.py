@@ -1,8 +1,8 @@
-"""A real Ray cluster of two nodes on this machine, each its own raylet, started with
-`ray start` as a user would, for the multi-node tests.
+"""A real Ray cluster of one or more nodes on this machine, each its own raylet, started
+with `ray start` as a user would, for the multi-node tests and bench/bench_cluster.py.
 
-Every Ray process of the cluster runs in the sessions of the two `ray start --block`
-processes started here, and teardown ends exactly those processes, by id: `ray stop` would
+Every Ray process of the cluster runs in the sessions of the `ray start --block`
+processes started here (one a node), and teardown ends exactly those processes, by id: `ray stop` would
 end every Ray process of the user on the machine, other people's clusters included.
 """
 
@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,6 @@ RAY_ENV = {
     "RAY_health_check_failure_threshold": "3",
     "RAY_USAGE_STATS_ENABLED": "0",
 }
-SECOND_RESOURCE = "second_node"
 
 
 @dataclass
@@ -56,19 +55,37 @@ class RayNode:
         return None
 
 
+def _node_resource(index: int) -> str:
+    """The custom resource that tells node ``index`` (0: the head) apart from the others."""
+    return f"local_node_{index}"
+
+
 @dataclass
-class TwoNodeCluster:
+class LocalCluster:
+    """Ray nodes on 127.0.0.1, the head first; ``env`` is what a driver or `hpo sweep` of
+    this cluster runs with."""
+
     address: str
     env: dict[str, str]
-    head: RayNode
-    second: RayNode
+    nodes: list[RayNode]
 
-    def node_ids(self) -> dict[str, str]:
-        """Ray node id of "head" and of "second"."""
-        return {
-            ("second" if SECOND_RESOURCE in resources else "head"): node_id
+    @property
+    def head(self) -> RayNode:
+        return self.nodes[0]
+
+    @property
+    def second(self) -> RayNode:
+        return self.nodes[1]
+
+    def node_ids(self) -> list[str]:
+        """Ray node id of each node, in the order of ``nodes``."""
+        ids = {
+            index: node_id
             for node_id, resources in _live_nodes(self.address, self.env)
+            for index in range(len(self.nodes))
+            if _node_resource(index) in resources
         }
+        return [ids[index] for index in range(len(self.nodes))]
 
 
 def _live_nodes(address: str, env: dict[str, str]) -> list[tuple[str, dict[str, float]]]:
@@ -115,32 +132,39 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> RayNode:
     return RayNode(process, manager_port)
 
 
+def two_node_cluster(temp_dir: Path, logs: Path) -> contextlib.AbstractContextManager[LocalCluster]:
+    """A head node with 1 CPU and a second node with 1 CPU."""
+    return local_cluster(temp_dir, logs, cpus=(1, 1))
+
+
 @contextlib.contextmanager
-def two_node_cluster(temp_dir: Path, logs: Path) -> Iterator[TwoNodeCluster]:
-    """A head node with 1 CPU and a second node with 1 CPU and the resource
-    ``second_node``, on 127.0.0.1; ends every process of both afterwards."""
+def local_cluster(temp_dir: Path, logs: Path, cpus: Sequence[int]) -> Iterator[LocalCluster]:
+    """One node a number in ``cpus`` (the head first, with its Ray temp dir ``temp_dir``,
+    which must be a short path), on 127.0.0.1, each with its own custom resource; logs of
+    `ray start` in ``logs``. Ends every process of every node afterwards."""
     env = {**os.environ, **RAY_ENV}
     for name in ("RAY_ADDRESS", "HPO_ADDRESS", "HPO_DB", "HPO_STORAGE"):
         env.pop(name, None)
     port = free_port()
     address = f"127.0.0.1:{port}"
-    common = ["--num-cpus=1", "--num-gpus=0", "--object-store-memory=100000000"]
     nodes: list[RayNode] = []
     try:
-        nodes.append(_start(
-            ["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-             f"--ray-client-server-port={free_port()}", "--include-dashboard=false",
-             f"--temp-dir={temp_dir}", *common],
-            env, logs / "head.log",
-        ))  # fmt: skip
-        _wait_for_nodes(address, env, 1, nodes)
-        nodes.append(_start(
-            [f"--address={address}", "--node-ip-address=127.0.0.1",
-             f"--resources={json.dumps({SECOND_RESOURCE: 1})}", *common],
-            env, logs / "second.log",
-        ))  # fmt: skip
-        _wait_for_nodes(address, env, 2, nodes)
-        yield TwoNodeCluster(address, env, nodes[0], nodes[1])
+        for index, count in enumerate(cpus):
+            if index == 0:
+                role = [
+                    "--head", f"--port={port}", f"--ray-client-server-port={free_port()}",
+                    "--include-dashboard=false", f"--temp-dir={temp_dir}",
+                ]  # fmt: skip
+            else:
+                role = [f"--address={address}"]
+            nodes.append(_start(
+                [*role, "--node-ip-address=127.0.0.1", f"--num-cpus={count}", "--num-gpus=0",
+                 "--object-store-memory=100000000",
+                 f"--resources={json.dumps({_node_resource(index): 1})}"],
+                env, logs / f"node{index}.log",
+            ))  # fmt: skip
+            _wait_for_nodes(address, env, index + 1, nodes)
+        yield LocalCluster(address, env, nodes)
     finally:
         for node in reversed(nodes):
             _end_session(node.process)

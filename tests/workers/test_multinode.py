@@ -19,7 +19,7 @@ from serverproc import hpo_server
 import hpo
 
 from .conftest import objective
-from .raycluster import RayNode, TwoNodeCluster, two_node_cluster
+from .raycluster import LocalCluster, RayNode, two_node_cluster
 
 HPO = [sys.executable, "-m", "hpo.cli"]
 # Long enough (a second a trial, two workers) that the poller below sees a trial complete on
@@ -29,7 +29,7 @@ STUDY = "two-nodes"
 
 
 @pytest.fixture
-def cluster(tmp_path_factory, tmp_path) -> Iterator[TwoNodeCluster]:
+def cluster(tmp_path_factory, tmp_path) -> Iterator[LocalCluster]:
     # Ray's sockets live under its temp dir, whose path must stay short (107 bytes in all).
     with two_node_cluster(tmp_path_factory.mktemp("ray"), tmp_path) as running:
         yield running
@@ -40,7 +40,7 @@ def node_of(study: hpo.Study, trial: FrozenTrial) -> str:
 
 
 def test_sweep_spans_two_nodes_and_survives_losing_one(cluster, postgres_url, tmp_path):
-    nodes = cluster.node_ids()
+    head, second = cluster.node_ids()
     with hpo_server("--db", postgres_url) as (_, address):
         sweep = subprocess.Popen(
             [*HPO, "sweep", objective("steady_objective"), "--study", STUDY,
@@ -86,10 +86,10 @@ def test_sweep_spans_two_nodes_and_survives_losing_one(cluster, postgres_url, tm
         resumed = trials[lost].state == hpo.TrialState.COMPLETE and finished_by != worker
         assert resumed or lost in retries, (trials[lost], worker)
         # Its lineage keeps the node it started on (recorded with its first Ask).
-        assert node_of(study, trials[lost]) == nodes["second"]
+        assert node_of(study, trials[lost]) == second
 
         ran_on = {node_of(study, t) for t in complete}
-        assert ran_on == {nodes["head"], nodes["second"]}
+        assert ran_on == {head, second}
 
         shown = subprocess.run(
             [*HPO, "trials", "show", STUDY, str(there), "--coordinator", address],
@@ -97,7 +97,7 @@ def test_sweep_spans_two_nodes_and_survives_losing_one(cluster, postgres_url, tm
         )  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert "env.ray_node_id" in shown.stdout
-        assert nodes["second"] in shown.stdout
+        assert second in shown.stdout
 
 
 def _wait_for_a_trial_running_on(
