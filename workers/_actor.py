@@ -29,24 +29,19 @@ class TrialWorker:
 
     Ray restarts a killed worker with the same constructor arguments and re-runs ``run``;
     the worker then asks with the same ``worker_id`` and gets its unfinished trial back.
-    It never touches the database: the coordinator at ``coordinator`` is its only peer.
+    It never touches the database: the coordinator ``run`` is given is its only peer.
     """
 
     def __init__(
-        self,
-        worker_id: str,
-        coordinator: str,
-        study: str,
-        objective: ObjectiveRef | Callable[..., Any],
+        self, worker_id: str, study: str, objective: ObjectiveRef | Callable[..., Any]
     ) -> None:
         self.worker_id = worker_id
-        self._coordinator = coordinator
         self._study_name = study
         self._objective = objective
         self._function: Callable[..., Any] | None = None
 
-    def run(self) -> WorkerReport:
-        study = load_study(self._study_name, address=self._coordinator)
+    def run(self, coordinator: str) -> WorkerReport:
+        study = load_study(self._study_name, address=coordinator)
         function = self._load()
         gpu_ids = [str(g) for g in ray.get_gpu_ids()]
         done = 0

@@ -34,7 +34,8 @@ class Resources:
 
 
 class WorkerPool:
-    """``size`` TrialWorker actors with ``resources`` each, started at once.
+    """``size`` TrialWorker actors with ``resources`` each, created at once (they start while
+    the caller opens the coordinator and the study) and set to work by :meth:`start`.
 
     Actors Ray cannot place yet wait for resources; when the study's budget is spent every
     actor's ``run`` returns. A killed actor is restarted by Ray (``max_restarts=-1``) and its
@@ -45,7 +46,6 @@ class WorkerPool:
         self,
         size: int,
         resources: Resources,
-        coordinator: str,
         study: str,
         objective: ObjectiveRef | Callable[..., Any],
     ) -> None:
@@ -63,11 +63,15 @@ class WorkerPool:
         run_id = uuid.uuid4().hex[:8]
         self.worker_ids = [f"{study}/worker-{i}-{run_id}" for i in range(size)]
         self.actors = [
-            actor_class.remote(worker_id, coordinator, study, objective)
-            for worker_id in self.worker_ids
+            actor_class.remote(worker_id, study, objective) for worker_id in self.worker_ids
         ]
-        self._pending = {actor.run.remote(): actor for actor in self.actors}
+        self._pending: dict[Any, Any] = {}
         self.reports: list[WorkerReport] = []
+
+    def start(self, coordinator: str) -> None:
+        """Every worker runs trials from the coordinator at ``coordinator`` until the study's
+        budget is spent."""
+        self._pending = {actor.run.remote(coordinator): actor for actor in self.actors}
 
     @property
     def running(self) -> bool:
@@ -93,7 +97,7 @@ class WorkerPool:
     def stop(self, wait_seconds: float = 10.0) -> None:
         """Kill every worker and wait (up to ``wait_seconds``) until they are gone, so none
         asks for a trial afterwards; their running trials stay RUNNING until told otherwise."""
-        for actor in self._pending.values():
+        for actor in self._pending.values() if self._pending else self.actors:
             ray.kill(actor, no_restart=True)
         # ray.kill returns at once; a run ends (with an error) only when its actor is dead.
         if self._pending:

@@ -71,9 +71,10 @@ def run_sweep(
 ) -> SweepResult:
     """Run ``objective`` on a pool of Ray workers until the study's trial budget is spent.
 
-    Everything that can be checked is checked before anything is created: the arguments,
-    the objective (imported here, in the driver, before Ray starts), then the study's
-    settings (by the coordinator, which writes nothing when it refuses them).
+    Everything that can be checked is checked before anything is written: the arguments,
+    the objective (imported here, in the driver, before Ray starts), then, while the
+    workers start, the study's settings (by the coordinator, which writes nothing when it
+    refuses them).
 
     Args:
         objective: a function of a trial, or ``"file.py:function"`` / ``"module:function"``.
@@ -108,7 +109,6 @@ def run_sweep(
     loader = objective_loader(objective)
     if isinstance(loader, ObjectiveRef):
         loader.load()  # here, so that a typo is one line now, not a traceback from each worker
-    address = resolve_address(coordinator, storage)
     settings = SweepSettings(
         n_trials,
         directions or ([direction] if direction else None),
@@ -119,16 +119,27 @@ def run_sweep(
         warm_start,
         warm_start_data,
     )
-    handle = open_study(address, study, settings, resume, console if progress else None)
-    budget = int(handle.info().trial_budget)
-    started = time.monotonic()
-    counts = state_counts(handle.info())
-    if counts["complete"] + counts["pruned"] >= budget:
-        return _finish(handle, study, counts, started, None, [], register, progress, console)
+    # Ray first: starting a local Ray forks its processes, which is unsafe once this process
+    # runs other threads (a coordinator, a gRPC channel): a child forked while another thread
+    # holds a lock hangs, and Ray gives up after 30 s. The workers then start while the
+    # coordinator and the study open.
     _ensure_ray(ray_address, console)
-    if coordinator is None and is_loopback_address(address):
-        _require_single_node(address)
-    pool = WorkerPool(workers, resources, address, study, loader)
+    pool = WorkerPool(workers, resources, study, loader)
+    try:
+        address = resolve_address(coordinator, storage)
+        handle = open_study(address, study, settings, resume, console if progress else None)
+        budget = int(handle.info().trial_budget)
+        started = time.monotonic()
+        counts = state_counts(handle.info())
+        if counts["complete"] + counts["pruned"] >= budget:
+            pool.stop()
+            return _finish(handle, study, counts, started, None, [], register, progress, console)
+        if coordinator is None and is_loopback_address(address):
+            _require_single_node(address)
+    except BaseException:
+        pool.stop()
+        raise
+    pool.start(address)
     if on_start is not None:
         on_start(pool)
     stopped: str | None = None
