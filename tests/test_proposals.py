@@ -5,6 +5,7 @@ contract and for bad input)."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import grpc
@@ -16,6 +17,7 @@ import hpo
 from hpo._wire import distribution_to_pb, value_to_pb
 from hpo.server import Coordinator
 from hpo.v1 import coordinator_pb2 as api
+from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
 
 X = FloatDistribution(0.0, 1.0)
@@ -138,12 +140,21 @@ def test_the_wire_contract(coordinator: Coordinator, stub: Any, proposing: str) 
 @pytest.mark.parametrize(
     ("param", "why"),
     [
-        (used("x", X, 1.5), "not a value of"),
-        (used("n", N, 10), "not a value of"),
-        (used("x", IntDistribution(0, 3), 1), "was used with"),
+        (used("x", X, 1.5), "not what Ask proposed"),
+        (used("n", N, 10), "not what Ask proposed"),
+        (used("n", N, True), "not what Ask proposed"),
+        (used("x", IntDistribution(0, 3), 1), "comes from"),
+        (used("y", X, 0.5), "was not proposed"),
         (used("", X, 0.5), "used[0].name"),
     ],
-    ids=["float-out-of-range", "int-out-of-range", "other-kind", "no-name"],
+    ids=[
+        "float-out-of-range",
+        "int-out-of-range",
+        "bool-for-int",
+        "other-kind",
+        "not-proposed",
+        "no-name",
+    ],
 )
 def test_bad_used_parameters_are_refused_and_write_nothing(
     coordinator: Coordinator, stub: Any, proposing: str, param: pb.Param, why: str
@@ -185,3 +196,93 @@ def test_a_used_parameter_cannot_change_a_recorded_value(
         "used",
     )
     assert "not 0." in details
+
+
+def test_a_used_value_must_be_the_one_proposed(
+    coordinator: Coordinator, stub: Any, proposing: str
+) -> None:
+    """A grid's point or a sampler's choice: a client cannot record another value in range."""
+    response = ask_with_proposals(stub, proposing)
+    x = next(p for p in response.proposals if p.name == "x").value.double_value
+    other = x / 2 if x > 0 else 0.5
+    request = api.TellRequest(
+        study=proposing,
+        trial_number=response.trial.number,
+        state=pb.TRIAL_STATE_COMPLETE,
+        values=[1.0],
+        used=[used("x", X, other)],
+    )
+    details = expect_refused(
+        coordinator.storage.engine, stub.Tell, request, grpc.StatusCode.INVALID_ARGUMENT, "used"
+    )
+    assert "not what Ask proposed" in details
+
+
+@pytest.mark.parametrize("with_proposals", [False, True], ids=["first-trial", "proposed"])
+def test_a_suggest_retried_after_a_failed_commit_is_recorded(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, with_proposals: bool
+) -> None:
+    """A Suggest whose unit failed at its commit answers UNAVAILABLE and writes nothing; the
+    retry samples again and records what it answers (Optuna's Trial object caches what it
+    suggested, also when the unit rolled back: the service must not trust that cache)."""
+    from hpo.storage import _sql
+
+    commit = _sql.RawSql._commit_with
+    fail_next = [False]
+
+    def commit_or_fail(self: Any, conn: Any, transaction: Any) -> None:
+        if fail_next[0]:
+            fail_next[0] = False
+            raise sqlite3.OperationalError("database is locked")  # as a busy database says
+        commit(self, conn, transaction)
+
+    monkeypatch.setattr(_sql.RawSql, "_commit_with", commit_or_fail)
+    with (
+        Coordinator(sqlite_url, port=0) as coordinator,
+        grpc.insecure_channel(coordinator.address) as channel,
+    ):
+        stub = api_grpc.CoordinatorStub(channel)
+        hpo.create_study("retried", address=coordinator.address)
+        if with_proposals:
+            first = stub.Ask(api.AskRequest(study="retried")).trial.number
+            suggest = api.SuggestRequest(
+                study="retried", trial_number=first, name="y", distribution=distribution_to_pb(X)
+            )
+            stub.Suggest(suggest, timeout=60)
+            stub.Tell(
+                api.TellRequest(
+                    study="retried", trial_number=first, state=pb.TRIAL_STATE_COMPLETE, values=[0.0]
+                ),
+                timeout=60,
+            )
+        number = stub.Ask(api.AskRequest(study="retried")).trial.number
+        request = api.SuggestRequest(
+            study="retried", trial_number=number, name="y", distribution=distribution_to_pb(X)
+        )
+        fail_next[0] = True
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.Suggest(request, timeout=60)
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+        y = stub.Suggest(request, timeout=60).value.double_value
+        told = stub.Tell(
+            api.TellRequest(
+                study="retried", trial_number=number, state=pb.TRIAL_STATE_COMPLETE, values=[y]
+            ),
+            timeout=60,
+        )
+        assert {p.name: p.value.double_value for p in told.params} == {"y": y}
+    with Coordinator(sqlite_url, port=0) as restarted:  # what the database holds
+        trial = hpo.load_study("retried", address=restarted.address).trials[number]
+        assert trial.params == {"y": y}
+
+
+def test_a_tell_by_number_from_another_handle_records_the_proposals_used(
+    sqlite_coordinator: Coordinator,
+) -> None:
+    study = hpo.create_study("handles", address=sqlite_coordinator.address)
+    first = study.ask()
+    study.tell(first, first.suggest_float("x", 0.0, 1.0))
+    trial = study.ask()
+    x = trial.suggest_float("x", 0.0, 1.0)  # a proposal: nothing recorded yet
+    told = hpo.load_study("handles", address=sqlite_coordinator.address).tell(trial.number, x)
+    assert told.params == {"x": x}

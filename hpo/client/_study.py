@@ -33,7 +33,7 @@ from hpo.client._insight import param_importances, write_plot
 from hpo.client._lineage import own_lineage, trial_lineage
 from hpo.client._paging import all_trials
 from hpo.client._run import ObjectiveFn, run_trial
-from hpo.client._trial import Trial
+from hpo.client._trial import ASKED, Trial
 from hpo.client._warm_start import (
     WarmStartLike,
     WarmStartSource,
@@ -60,11 +60,14 @@ class Study:
         self._heartbeat = Heartbeat(
             connection, message.name, message.lease_seconds / 4, message.study_id
         )
-        # Trials asked here and not yet told, by number: a Tell given only the number still
-        # records the proposals its trial used.
-        self._asked: dict[int, Trial] = {}
 
     # -- description -----------------------------------------------------------------------
+
+    @property
+    def study_id(self) -> int:
+        """The study's id: calls on its trials carry it, so that they never reach a new study
+        that took the name of a deleted one."""
+        return int(self._message.study_id)
 
     @property
     def directions(self) -> list[StudyDirection]:
@@ -115,7 +118,7 @@ class Study:
             raise BudgetSpentError(f"study {self.study_name!r} has reached its trial budget")
         trial = Trial(self, response.trial, response.proposals)
         self._heartbeat.add(trial.number)
-        self._asked[trial.number] = trial
+        ASKED.add(trial)
         return trial
 
     def tell(
@@ -134,7 +137,7 @@ class Study:
         number = trial.number if isinstance(trial, Trial) else int(trial)
         # The Trial object (also when given its number) holds proposals it used, which this
         # Tell records.
-        asked = trial if isinstance(trial, Trial) else self._asked.get(number)
+        asked = trial if isinstance(trial, Trial) else ASKED.get(self, number)
         study_id = asked.study_id if asked is not None else 0
         if state is None:
             state = TrialState.COMPLETE if values is not None else TrialState.FAIL
@@ -155,11 +158,11 @@ class Study:
         try:
             if asked is None:
                 return frozen_trial_from_pb(self._call("Tell", request))
-            told = frozen_trial_from_pb(asked._send("Tell", request))
-            self._asked.pop(number, None)
-            return told
+            return frozen_trial_from_pb(asked._send("Tell", request))
         finally:
             self._heartbeat.discard(number)
+            if asked is not None:
+                ASKED.discard(asked)
 
     def enqueue_trial(
         self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None

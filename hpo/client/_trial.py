@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -222,3 +223,28 @@ def _categorical_distribution(choices: Sequence[CategoricalChoiceType]) -> Any:
         return CategoricalDistribution(choices)
     except ValueError:
         return pb.Distribution(categorical_distribution=pb.CategoricalDistribution())
+
+
+class _AskedTrials:
+    """The SDK trials this process asked and has not told yet, by study and number: a Tell
+    given only a trial's number, from any handle of its study in this process, still sends
+    the proposals the trial used (they exist nowhere else until then)."""
+
+    def __init__(self) -> None:
+        self._trials: dict[tuple[str, int, int], Trial] = {}
+        self._lock = threading.Lock()
+
+    def add(self, trial: Trial) -> None:
+        with self._lock:
+            self._trials[(trial.study.study_name, trial.study_id, trial.number)] = trial
+
+    def get(self, study: Study, number: int) -> Trial | None:
+        with self._lock:
+            return self._trials.get((study.study_name, study.study_id, number))
+
+    def discard(self, trial: Trial) -> None:
+        with self._lock:
+            self._trials.pop((trial.study.study_name, trial.study_id, trial.number), None)
+
+
+ASKED = _AskedTrials()

@@ -27,6 +27,9 @@ from hpo.service._rules import contains, suggest_param
 from hpo.service._runtime import StudyRuntime
 from hpo.storage._studies import Unit
 
+#: The trial's system attribute holding what Ask proposed (name -> Optuna's internal value).
+PROPOSALS_ATTR = "hpo:proposals"
+
 
 class ParamChoice(NamedTuple):
     """A parameter's name, its distribution and the value (as a user sees it)."""
@@ -62,18 +65,22 @@ def propose(
         # What the sampler wrote meanwhile (QMC's sample id, say) stays: it is part of
         # having sampled, as it would be after a Suggest.
         unit.draft.drop_params(trial.number, names)
+    if proposals:  # what "used" may record: exactly these values
+        offered = {p.name: p.distribution.to_internal_repr(p.value) for p in proposals}
+        frozen = unit.draft.trial(trial.number)
+        trial.storage.set_trial_system_attr(trial_id(frozen), PROPOSALS_ATTR, offered)
     return proposals
 
 
 def record_used(
-    runtime: StudyRuntime,
     unit: Unit,
     view: BaseStorage,
     frozen: FrozenTrial,
     used: Sequence[ParamChoice],
 ) -> FrozenTrial:
-    """Record the proposals a running trial used (``frozen`` as the unit sees it); the trial
-    as it is afterwards. A name the trial has already must come with the same value."""
+    """Record the proposals a running trial used (``frozen`` as the unit sees it): each must
+    be what Ask proposed to it, with the study's distribution for the name; a name the trial
+    has already must come with the same value. The trial as it is afterwards."""
     for name, distribution, value in used:
         if name in frozen.distributions:
             if frozen.distributions[name] != distribution or frozen.params[name] != value:
@@ -83,16 +90,11 @@ def record_used(
                     f"{frozen.distributions[name]}, not {value!r} from {distribution}",
                 )
             continue
+        _require_proposed(unit, frozen, name, distribution, value)
         if len(frozen.distributions) >= limits.MAX_PARAMS_PER_TRIAL:
             raise ResourceExhaustedError(
                 f"used: trial {frozen.number} has {limits.MAX_PARAMS_PER_TRIAL} parameters, "
                 "the most allowed"
-            )
-        runtime.check_compatible(unit.draft.model, "used", name, distribution)
-        check_sampler_param(runtime.config.sampler, "used", name)
-        if not contains(distribution, value):
-            raise InvalidArgumentError.for_field(
-                "used", f"{name!r} = {value!r} is not a value of {distribution}"
             )
         limits.check_trial_growth("used", frozen, limits.param_bytes(name, distribution))
         view.set_trial_param(
@@ -100,3 +102,36 @@ def record_used(
         )
         frozen = unit.draft.trial(frozen.number)
     return frozen
+
+
+def _require_proposed(
+    unit: Unit, frozen: FrozenTrial, name: str, distribution: BaseDistribution, value: Any
+) -> None:
+    """``used`` records only what Ask proposed to this trial: the same distribution and the
+    same value, of the same type (a grid's point, a sampler's choice; never the caller's)."""
+    offered = frozen.system_attrs.get(PROPOSALS_ATTR, {})
+    if name not in offered:
+        raise InvalidArgumentError.for_field(
+            "used", f"{name!r} was not proposed to trial {frozen.number}: call Suggest for it"
+        )
+    known = unit.draft.model.param_distributions.get(name)
+    if distribution != known:
+        raise InvalidArgumentError.for_field(
+            "used", f"{name!r} comes from {known} in this study, not {distribution}"
+        )
+    proposed = (
+        distribution.to_external_repr(offered[name]) if _fits(distribution, offered[name]) else None
+    )
+    if proposed is None or type(proposed) is not type(value) or proposed != value:
+        raise InvalidArgumentError.for_field(
+            "used",
+            f"{name!r} = {value!r} from {distribution} is not what Ask proposed to trial "
+            f"{frozen.number}",
+        )
+
+
+def _fits(distribution: BaseDistribution, internal: Any) -> bool:
+    try:
+        return contains(distribution, distribution.to_external_repr(internal))
+    except (ValueError, TypeError, IndexError):
+        return False

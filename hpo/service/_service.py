@@ -242,10 +242,26 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
         runtime = self._runtime(study, study_id)
-        with runtime.lock, self._unit(runtime) as unit:
+        with runtime.lock:
+            try:
+                return self._suggest(runtime, number, name, distribution, used)
+            except BaseException:
+                # Its Optuna object caches what it suggested, also when the unit rolled back.
+                runtime.running.pop(number, None)
+                raise
+
+    def _suggest(
+        self,
+        runtime: StudyRuntime,
+        number: int,
+        name: str,
+        distribution: BaseDistribution,
+        used: Sequence[ParamChoice],
+    ) -> Any:
+        with self._unit(runtime) as unit:
             frozen = runtime.require_running(unit.draft, number)
             view = self._storage.optuna.within(unit)
-            frozen = record_used(runtime, unit, view, frozen, used)
+            frozen = record_used(unit, view, frozen, used)
             if name in frozen.distributions:
                 if frozen.distributions[name] != distribution:
                     raise InvalidArgumentError.for_field(
@@ -303,7 +319,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                     if not (replay and self._replayed(runtime, request_id, digest)):
                         frozen = runtime.require_running(unit.draft, number)
                         view = self._storage.optuna.within(unit)
-                        frozen = record_used(runtime, unit, view, frozen, used)
+                        frozen = record_used(unit, view, frozen, used)
                         if step not in steps:  # the first value wins
                             limits.check_trial_growth(
                                 "step", frozen, limits.INTERMEDIATE_VALUE_BYTES
@@ -341,7 +357,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
                             return TrialView(study, frozen)
                     frozen = runtime.require_running(unit.draft, number)
                     view = self._storage.optuna.within(unit)
-                    frozen = record_used(runtime, unit, view, frozen, used)
+                    frozen = record_used(unit, view, frozen, used)
                     self._record_request(unit, request_id, "tell", digest)
                     self._finish(runtime, unit, frozen, state, values, fail_reason)
                     frozen = unit.draft.trial(number)

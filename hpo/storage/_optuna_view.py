@@ -36,6 +36,7 @@ from hpo.storage._trial_log import (
     split_trial_id,
     trial_id_of,
     trial_op,
+    writable_copy,
 )
 
 _STUDY_ATTR_COLUMN = {"ua": "user_attrs", "sa": "system_attrs"}
@@ -282,7 +283,9 @@ class OptunaStorage(BaseStorage):
         return self._trial(trial_id).number
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
-        return self._trial(trial_id)
+        # A copy, as Optuna's own storages hand out: Optuna's Trial changes the one it gets
+        # (its cache of suggested values), which must never reach the study's model.
+        return writable_copy(self._trial(trial_id))
 
     def get_all_trials(
         self,

@@ -80,7 +80,7 @@ def _trial_from_op(study_id: int, op: Op) -> FrozenTrial:
     )
 
 
-def _writable_copy(trial: FrozenTrial) -> FrozenTrial:
+def writable_copy(trial: FrozenTrial) -> FrozenTrial:
     """A copy whose containers may be changed without touching ``trial``."""
     clone = copy.copy(trial)
     clone.params = dict(trial.params)
@@ -269,7 +269,7 @@ class Draft:
     def _writable(self, number: int) -> FrozenTrial:
         """A fresh copy of the trial that replaces it in this draft. Every change copies, as
         Optuna's own storages do: a list of trials read earlier keeps the values it had."""
-        trial = _writable_copy(self.trial(number))
+        trial = writable_copy(self.trial(number))
         committed = len(self.model.trials)
         if number >= committed:
             self._new[number - committed] = trial
