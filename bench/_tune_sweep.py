@@ -36,6 +36,9 @@ def trainable(config: dict) -> None:
 
 def main(n: int) -> None:
     warnings.filterwarnings("ignore")
+    import ray
+
+    ray.init(include_dashboard=False)  # started as `hpo sweep` starts a local Ray
     tuner = tune.Tuner(
         trainable,
         param_space={"x": tune.uniform(0.0, 1.0)},

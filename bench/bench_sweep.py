@@ -8,7 +8,8 @@
 Startup: whole processes the way a user runs them: `hpo sweep` of 40 trials of a 20 ms
 objective on 2 workers (embedded coordinator, SQLite), a bare `ray.init()` + `ray.shutdown()`
 and the same 40 trials as a Ray Tune script, each started cold, interleaved; what each spends
-beyond Ray's own start and stop and the ideal work (40 x 20 ms / 2 = 0.4 s).
+beyond Ray's own start and stop and the ideal work (40 x 20 ms / 2 = 0.4 s). All three start
+a local Ray the same way, without Ray's dashboard (as `hpo sweep` does).
 
 Overhead: 200 trials of a 20 ms objective, 2 workers (1 CPU each), TPE: wall time against
 the ideal (200 x 20 ms / 2) and against Ray Tune (Tuner + OptunaSearch, reuse_actors=True,
@@ -200,6 +201,9 @@ def early_stopping(repeats: int) -> None:
         )
 
 
+_BARE_RAY = "import ray; ray.init(include_dashboard=False); ray.shutdown()"
+
+
 def _seconds(command: list[str], cwd: str) -> float:
     """Wall time of ``command`` as its own process; its failure fails the bench."""
     start = time.perf_counter()
@@ -218,7 +222,7 @@ def startup(repeats: int) -> None:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             runs["bare Ray"].append(
-                _seconds([sys.executable, "-c", "import ray; ray.init(); ray.shutdown()"], tmp)
+                _seconds([sys.executable, "-c", _BARE_RAY], tmp)
             )
             sweep = [hpo_cli, "sweep", f"{OBJECTIVES}:sleep_20ms", "--study", "startup"]
             sweep += ["--trials", str(N_STARTUP), "--workers", "2", "--pruner", "none"]

@@ -50,6 +50,10 @@ _STATES_BY_NAME = {name: TRIAL_STATES[v] for v, name in STATE_NAMES.items()} | {
 # -- trial states ----------------------------------------------------------------------------
 
 
+
+#: The system attribute that holds why a trial failed (the Tell's fail_reason).
+FAIL_REASON_ATTR = "hpo:fail_reason"
+
 def state_name(value: pb.TrialState) -> str:
     """``"complete"`` for ``TRIAL_STATE_COMPLETE``; ``"unspecified"`` for an unset state."""
     return STATE_NAMES.get(value, "unspecified")

@@ -28,6 +28,9 @@ class ObjectiveRef:
 
     target: str
     name: str
+    #: Where a module target is looked for first: the folder `hpo sweep` ran in, as
+    #: `python -m` would (a console script's sys.path does not hold it).
+    folder: str = ""
 
     @classmethod
     def parse(cls, spec: str) -> ObjectiveRef:
@@ -42,7 +45,8 @@ class ObjectiveRef:
             if not path.is_file():
                 raise InvalidArgumentError.for_field("objective", f"there is no file {target!r}")
             target = str(path)
-        return cls(target, name)
+            return cls(target, name)
+        return cls(target, name, os.getcwd())
 
     def load(self) -> Callable[..., Any]:
         """Import the module and return the function. Whatever goes wrong is one line:
@@ -63,8 +67,18 @@ class ObjectiveRef:
 
     def _import(self) -> ModuleType:
         if not self.target.endswith(".py"):
+            if self.folder and self.folder not in sys.path:
+                sys.path.insert(0, self.folder)
             try:
                 return importlib.import_module(self.target)
+            except ModuleNotFoundError as e:
+                if e.name and (self.target + ".").startswith(e.name + "."):
+                    raise InvalidArgumentError.for_field(
+                        "objective",
+                        f"there is no module {self.target!r} (looked in {self.folder} "
+                        "and the installed packages)",
+                    ) from None
+                raise _import_error(self.target, e) from None
             except Exception as e:
                 raise _import_error(self.target, e) from None
         module_name = f"hpo_objective_{Path(self.target).stem}"

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hpo._address import is_loopback_address
+from hpo._wire import FAIL_REASON_ATTR
 from hpo.client import Study, resolve_address
 from hpo.errors import FailedPreconditionError, HpoError
 
@@ -93,7 +94,9 @@ def run_sweep(
         ray_address: an existing Ray cluster (``ray://head:10001``, ``auto``); default a local
             Ray started on demand (or the one this process already joined).
         resume: the study must exist already (``hpo.NotFoundError`` otherwise).
-        max_failures: stop the sweep once more trials than this have failed.
+        max_failures: stop the sweep once more trials than this have failed (default: the
+            trial budget; failed trials do not count against it, so an objective that always
+            fails would otherwise run forever).
         on_start: called with the pool once its workers are started (tests use it).
         register: when the sweep reached its budget, register the best trial's artifact as a
             new version of this model.
@@ -139,6 +142,8 @@ def run_sweep(
     except BaseException:
         pool.stop()
         raise
+    if max_failures is None:
+        max_failures = budget
     pool.start(address)
     if on_start is not None:
         on_start(pool)
@@ -149,8 +154,8 @@ def run_sweep(
                 pool.wait(POLL_SECONDS)
                 counts = state_counts(handle.info())
                 bar.update(counts, _best_value(handle))
-                if max_failures is not None and counts["failed"] > max_failures:
-                    stopped = f"more than {max_failures} trials failed"
+                if counts["failed"] > max_failures:
+                    stopped = f"more than {max_failures} trials failed{_last_failure(handle)}"
                     break
     except KeyboardInterrupt:
         stopped = "interrupted"
@@ -212,7 +217,15 @@ def _ensure_ray(address: str | None, console: Console) -> None:
     if address is None:
         _AUTH_NOTICE_LOGGER.addFilter(_quiet_local_token_notice)
     try:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+        # A local Ray of its own runs without Ray's dashboard (a web server a sweep does not
+        # need, and whose failed starts Ray reports as ERROR lines); for the dashboard, start
+        # Ray with `ray start --head` and pass --ray-address auto.
+        ray.init(
+            address=address,
+            logging_level=logging.WARNING,
+            log_to_driver=True,
+            include_dashboard=None if address else False,
+        )
     except (RuntimeError, ConnectionError, ray.exceptions.RayError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -249,6 +262,14 @@ def _require_single_node(address: str) -> None:
             f"the coordinator embedded here on {address}: start `hpo server` on a reachable "
             "address and pass coordinator= (--coordinator)"
         )
+
+
+def _last_failure(study: Study) -> str:
+    """": the last ..." naming why the latest failed trial failed (its reason's last line)."""
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    reason = failed[-1].system_attrs.get(FAIL_REASON_ATTR, "") if failed else ""
+    lines = [line for line in str(reason).strip().splitlines() if line.strip()]
+    return f"; the last: {lines[-1].strip()[:200]}" if lines else ""
 
 
 def _best_value(study: Study) -> float | None:

@@ -71,7 +71,11 @@ def sweep(
         bool, typer.Option(help="Go on with an existing study; fail if there is none.")
     ] = False,
     max_failures: Annotated[
-        int | None, typer.Option(help="Stop once more trials than this have failed.")
+        int | None,
+        typer.Option(
+            help="Stop once more trials than this have failed [default: the trial budget, so "
+            "an objective that always fails stops instead of running forever]."
+        ),
     ] = None,
     register: Annotated[
         str | None,

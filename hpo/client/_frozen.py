@@ -7,6 +7,7 @@ import json
 from optuna.trial import FrozenTrial
 
 from hpo._wire import (
+    FAIL_REASON_ATTR,
     TRIAL_STATES,
     distribution_from_pb,
     intermediate_vector_key,
@@ -26,7 +27,7 @@ def frozen_trial_from_pb(message: pb.Trial) -> FrozenTrial:
     if message.HasField("retry_of"):
         system_attrs["hpo:retry_of"] = message.retry_of
     if message.fail_reason:
-        system_attrs["hpo:fail_reason"] = message.fail_reason
+        system_attrs[FAIL_REASON_ATTR] = message.fail_reason
     for reported in message.intermediate_values:
         if reported.values:  # one per direction, as the coordinator keeps them
             system_attrs[intermediate_vector_key(reported.step)] = list(reported.values)

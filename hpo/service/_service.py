@@ -117,7 +117,10 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
             except DuplicateKeyError:  # another call created it meanwhile
                 pass
         if not load_if_exists:
-            raise AlreadyExistsError(f"name: study {name!r} already exists")
+            raise AlreadyExistsError(
+                f"name: study {name!r} already exists (load_if_exists=True goes on with it; "
+                "or choose another name)"
+            )
         row = self._row(name)
         if CONFIG_ATTR not in row.system_attrs:  # a study created by plain Optuna: adopt it
             self._storage.optuna.set_study_system_attr(row.study_id, CONFIG_ATTR, config.to_json())

@@ -10,12 +10,12 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
 from hpo._optuna_adapter import trial_id
+from hpo._wire import FAIL_REASON_ATTR
 from hpo.service._config import StudyConfig
 from hpo.service._warm_start import WarmStartRecord
 from hpo.storage._trial_log import split_trial_id
 
 # Trial system attributes hpo writes (Optuna's own names where Optuna has one).
-FAIL_REASON_ATTR = "hpo:fail_reason"
 RETRY_HISTORY_ATTR = "retry_history"  # as optuna.storages.RetryFailedTrialCallback
 ORIGINAL_TRIAL_ATTR = "failed_trial"  # as optuna.storages.RetryFailedTrialCallback
 

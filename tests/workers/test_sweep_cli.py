@@ -203,12 +203,74 @@ def _without_escapes(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", text)
 
 
-def _trials(storage: str) -> list:
+def _trials(storage: str, study: str = "resumable") -> list:
     import optuna
 
     from hpo.storage import optuna_storage
 
     try:
-        return optuna.load_study(study_name="resumable", storage=optuna_storage(storage)).trials
+        return optuna.load_study(study_name=study, storage=optuna_storage(storage)).trials
     except KeyError:
         return []
+
+
+def test_an_objective_that_always_fails_stops_the_sweep(ray_cluster, tmp_path) -> None:
+    """Failed trials do not count against the budget: without a limit a broken objective
+    would run forever. By default the sweep stops once more trials failed than its budget,
+    and says why the last one failed."""
+    (tmp_path / "boom.py").write_text(
+        "def objective(trial):\n    trial.suggest_float('x', 0, 1)\n    return 1 / 0\n"
+    )
+    storage = f"sqlite:///{tmp_path / 'boom.db'}"
+    command = [*HPO, "sweep", "boom.py:objective", "--study", "boom", "--trials", "3"]
+    done = subprocess.run(
+        [*command, "--workers", "2", "--db", storage],
+        env=sweep_env(ray_cluster),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "sweep stopped: more than 3 trials failed" in done.stdout, done.stdout
+    assert "ZeroDivisionError" in done.stdout.split("sweep stopped:")[1], done.stdout
+    failed = [t for t in _trials(storage, "boom") if t.state == hpo.TrialState.FAIL]
+    # The driver checks twice a second: trials that fail in a millisecond overshoot the
+    # limit by what the workers ran meanwhile (without a limit it never stops at all).
+    assert 3 < len(failed) < 1_000
+
+
+def test_a_module_objective_is_found_in_the_folder_hpo_sweep_runs_in(ray_cluster, tmp_path) -> None:
+    """MODULE:FUNCTION is looked for where the command runs, as `python -m` would (the
+    console script's own folder is on its path, the user's is not); a missing module is one
+    line naming it."""
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "train.py").write_text(
+        "def objective(trial):\n    return trial.suggest_float('x', 0, 1)\n"
+    )
+    storage = f"sqlite:///{tmp_path / 'module.db'}"
+    run = [*HPO, "sweep", "--study", "module", "--trials", "2", "--db", storage]
+    found = subprocess.run(
+        [*run, "mypkg.train:objective"],
+        env=sweep_env(ray_cluster),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+    complete = [t for t in _trials(storage, "module") if t.state == hpo.TrialState.COMPLETE]
+    assert len(complete) == 2
+    missing = subprocess.run(
+        [*run, "mypkg.trian:objective"],
+        env=sweep_env(ray_cluster),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert missing.returncode == 1
+    lines = missing.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), missing.stderr
+    assert f"objective: there is no module 'mypkg.trian' (looked in {tmp_path} " in lines[0]
