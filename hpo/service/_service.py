@@ -45,6 +45,7 @@ from hpo.service._leases import LeaseExpiry
 from hpo.service._proposals import ParamChoice, propose, record_used
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
+from hpo.service._requests import RequestLedger
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StudyRuntime, fresh_study
 from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
@@ -64,7 +65,7 @@ _logger = logging.getLogger(__name__)
 
 
 
-class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
+class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, RequestLedger):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. A study is loaded
@@ -449,33 +450,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus):
             view = self._storage.optuna.within(unit)
             frozen = unit.draft.trial(number)
         return bool(runtime.pruner.prune(runtime.study(view), frozen))
-
-    def _record_request(self, unit: Unit, request_id: str, method: str, digest: str) -> None:
-        """Remember the request id with the unit (a retry is answered from it). An id taken
-        by another payload fails the unit's commit with DuplicateKeyError: nothing lands."""
-        if request_id:
-            unit.defer(
-                self._storage.requests.record_statement(unit.study_id, request_id, method, digest)
-            )
-
-    def _replayed(self, runtime: StudyRuntime, request_id: str, digest: str) -> bool:
-        """True when this request id was applied already with the same payload."""
-        recorded = self._storage.requests.lookup(runtime.study_id, request_id)
-        if recorded is None:
-            return False
-        if recorded.digest != digest:
-            raise InvalidArgumentError.for_field(
-                "request_id", f"{request_id!r} was already used for a different {recorded.method}"
-            )
-        return True
-
-    def _conflicting_request(self, runtime: StudyRuntime, request_id: str, digest: str) -> None:
-        """The request id is taken and nothing was written: by a concurrent retry of this
-        very request (its effect stands) or by another request (refused)."""
-        if not self._replayed(runtime, request_id, digest):
-            raise InvalidArgumentError.for_field(
-                "request_id", f"{request_id!r} was already used for another request"
-            )
 
     def _finish(
         self,

@@ -1,0 +1,42 @@
+"""Request ids: a retried Report or Tell has one effect, the same id with another payload is
+refused (the StudyService mixin that keeps that ledger)."""
+
+from __future__ import annotations
+
+from hpo.errors import InvalidArgumentError
+from hpo.service._runtime import StudyRuntime
+from hpo.storage import Storage
+from hpo.storage._studies import Unit
+
+
+class RequestLedger:
+    """What the service remembers of the request ids it applied (``hpo_requests``)."""
+
+    _storage: Storage
+
+    def _record_request(self, unit: Unit, request_id: str, method: str, digest: str) -> None:
+        """Remember the request id with the unit (a retry is answered from it). An id taken
+        by another payload fails the unit's commit with DuplicateKeyError: nothing lands."""
+        if request_id:
+            unit.defer(
+                self._storage.requests.record_statement(unit.study_id, request_id, method, digest)
+            )
+
+    def _replayed(self, runtime: StudyRuntime, request_id: str, digest: str) -> bool:
+        """True when this request id was applied already with the same payload."""
+        recorded = self._storage.requests.lookup(runtime.study_id, request_id)
+        if recorded is None:
+            return False
+        if recorded.digest != digest:
+            raise InvalidArgumentError.for_field(
+                "request_id", f"{request_id!r} was already used for a different {recorded.method}"
+            )
+        return True
+
+    def _conflicting_request(self, runtime: StudyRuntime, request_id: str, digest: str) -> None:
+        """The request id is taken and nothing was written: by a concurrent retry of this
+        very request (its effect stands) or by another request (refused)."""
+        if not self._replayed(runtime, request_id, digest):
+            raise InvalidArgumentError.for_field(
+                "request_id", f"{request_id!r} was already used for another request"
+            )
