@@ -205,3 +205,13 @@ def test_errors_stay_on_one_line_however_long(hpo_cli) -> None:
 def test_markup_in_user_text_is_printed_as_typed(hpo_cli) -> None:
     shown = hpo_cli("studies", "show", "[bold]x[/bold]", check=False)
     assert shown.stderr == "error: NOT_FOUND: study: no study named '[bold]x[/bold]'\n"
+
+
+def test_trials_show_says_why_a_trial_failed(server, hpo_cli) -> None:
+    _, address = server
+    study = hpo.create_study("failing", address=address)
+    trial = study.ask()
+    reason = 'Traceback (most recent call last):\n  File "obj.py", line 3\nZeroDivisionError: division by zero\n'
+    study.tell(trial, state="fail", fail_reason=reason)
+    shown = hpo_cli("trials", "show", "failing", "0", "--coordinator", address).stdout
+    assert "fail_reason" in shown and "ZeroDivisionError: division by zero" in shown

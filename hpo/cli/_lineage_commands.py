@@ -44,6 +44,9 @@ def _flatten(record: dict[str, Any]) -> dict[str, str]:
         "state": trial["state"].lower(),
         "values": ", ".join(f"{v:.6g}" for v in trial["values"]),
     }
+    reason = [line for line in (trial.get("fail_reason") or "").splitlines() if line.strip()]
+    if reason:  # the objective's traceback ends with what went wrong
+        flat["fail_reason"] = reason[-1].strip()
     for name, value in trial["params"].items():
         flat[f"param.{name}"] = str(value)
     last: dict[str, tuple[int, float]] = {}
