@@ -28,6 +28,18 @@ def sweep_env(ray_cluster: str) -> dict[str, str]:
     return env
 
 
+def hpo_sweep(ray_cluster: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """``hpo sweep ARGS`` run to its end in ``folder``, joining the test's Ray cluster."""
+    return subprocess.run(
+        [*HPO, "sweep", *args],
+        env=sweep_env(ray_cluster),
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=300,
+    )
+
+
 def test_interrupted_sweep_goes_on_to_exactly_its_budget(ray_cluster, tmp_path) -> None:
     storage = f"sqlite:///{tmp_path / 'sweep.db'}"
     env = sweep_env(ray_cluster)
@@ -222,15 +234,10 @@ def test_an_objective_that_always_fails_stops_the_sweep(ray_cluster, tmp_path) -
         "def objective(trial):\n    trial.suggest_float('x', 0, 1)\n    return 1 / 0\n"
     )
     storage = f"sqlite:///{tmp_path / 'boom.db'}"
-    command = [*HPO, "sweep", "boom.py:objective", "--study", "boom", "--trials", "3"]
-    done = subprocess.run(
-        [*command, "--workers", "2", "--db", storage],
-        env=sweep_env(ray_cluster),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    done = hpo_sweep(
+        ray_cluster, tmp_path, "boom.py:objective", "--study", "boom", "--trials", "3",
+        "--workers", "2", "--db", storage,
+    )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "sweep stopped: more than 3 trials failed" in done.stdout, done.stdout
     assert "ZeroDivisionError" in done.stdout.split("sweep stopped:")[1], done.stdout
@@ -250,26 +257,12 @@ def test_a_module_objective_is_found_in_the_folder_hpo_sweep_runs_in(ray_cluster
         "def objective(trial):\n    return trial.suggest_float('x', 0, 1)\n"
     )
     storage = f"sqlite:///{tmp_path / 'module.db'}"
-    run = [*HPO, "sweep", "--study", "module", "--trials", "2", "--db", storage]
-    found = subprocess.run(
-        [*run, "mypkg.train:objective"],
-        env=sweep_env(ray_cluster),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    settings = ("--study", "module", "--trials", "2", "--db", storage)
+    found = hpo_sweep(ray_cluster, tmp_path, "mypkg.train:objective", *settings)
     assert found.returncode == 0, found.stdout + found.stderr
     complete = [t for t in _trials(storage, "module") if t.state == hpo.TrialState.COMPLETE]
     assert len(complete) == 2
-    missing = subprocess.run(
-        [*run, "mypkg.trian:objective"],
-        env=sweep_env(ray_cluster),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    missing = hpo_sweep(ray_cluster, tmp_path, "mypkg.trian:objective", *settings)
     assert missing.returncode == 1
     lines = missing.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), missing.stderr
