@@ -215,3 +215,9 @@ def test_trials_show_says_why_a_trial_failed(server, hpo_cli) -> None:
     study.tell(trial, state="fail", fail_reason=reason)
     shown = hpo_cli("trials", "show", "failing", "0", "--coordinator", address).stdout
     assert "fail_reason" in shown and "ZeroDivisionError: division by zero" in shown
+
+
+def test_version_is_the_installed_package_s(hpo_cli) -> None:
+    from importlib.metadata import version
+
+    assert hpo_cli("--version").stdout == f"hpo {version('hpo')}\n"

@@ -47,6 +47,15 @@ def _connection_settings(
     tls_key: Annotated[
         str | None, typer.Option(envvar="HPO_TLS_KEY", help="Client key (mutual TLS).")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=lambda shown: _print_version() if shown else None,
+            help="Print hpo's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Hyperparameter optimization as a service: run a coordinator, inspect studies."""
     # Every client call in this process (and Ray workers it starts) reads these.
@@ -74,6 +83,13 @@ app.command()(insight.importance)
 app.command()(insight.plot)
 app.command()(dashboard.dashboard)
 app.add_typer(serving.tokens_app, name="tokens")
+
+
+def _print_version() -> None:
+    from importlib.metadata import version
+
+    print(f"hpo {version('hpo')}")
+    raise typer.Exit()
 
 
 def main() -> None:
