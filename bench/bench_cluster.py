@@ -18,7 +18,6 @@ ratio two nodes / one node. The load average is printed before and after each ru
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import statistics
@@ -27,10 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -47,18 +43,6 @@ OBJECTIVE = f"{ROOT / 'bench' / '_objectives.py'}:sleep_20ms"
 STUDY = "cluster"
 
 
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards."""
-    url = fresh_pg()
-    try:
-        yield url
-    finally:
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -70,7 +54,7 @@ def sweep_once(cpus: list[int], trials: int, work: Path) -> dict:
     logs = Path(tempfile.mkdtemp(dir=work))
     try:
         with (
-            fresh_database() as db,
+            fresh_pg() as db,
             hpo_server(db) as address,
             local_cluster(ray_tmp, logs, cpus) as cluster,
         ):
