@@ -15,13 +15,15 @@ runs again on a new connection.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from hpo.storage._engine import is_postgresql, translate_db_errors
+
+_T = TypeVar("_T")
 
 
 class ConditionFailedError(Exception):
@@ -81,22 +83,19 @@ class RawSql:
 
     def read_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """The rows of one read (run again on a new connection if the pooled one was lost)."""
+
+        def read(conn: Any) -> list[tuple[Any, ...]]:
+            cursor = conn.cursor()
+            cursor.execute(self.sql(sql), tuple(params))
+            rows = list(cursor.fetchall())
+            if self.postgresql:
+                conn.rollback()  # end the read transaction psycopg opened
+            return rows
+
         with translate_db_errors():
-            for last_try in (False, True):
-                conn = self._engine.raw_connection()
-                try:
-                    cursor = conn.cursor()
-                    cursor.execute(self.sql(sql), tuple(params))
-                    rows = list(cursor.fetchall())
-                    if self.postgresql:
-                        conn.rollback()
-                    return rows
-                except Exception:
-                    if last_try or not self._discard_if_lost(conn):
-                        raise
-                finally:
-                    conn.close()
-        raise AssertionError("unreachable")
+            conn, rows = self._opened(read)
+            conn.close()
+            return rows
 
     @contextlib.contextmanager
     def write(self, lock: tuple[int, int] | None = None) -> Iterator[Any]:
@@ -145,22 +144,30 @@ class RawSql:
     def _open_locked(
         self, lock: tuple[int, int], sql: str, params: Sequence[Any]
     ) -> tuple[Any, WriteTransaction]:
+        def begin(conn: Any) -> WriteTransaction:
+            cursor = conn.cursor()
+            if not self.postgresql:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(self.sql(sql), tuple(params))
+                return WriteTransaction(cursor, list(cursor.fetchall()))
+            locking = Statement("SELECT pg_advisory_xact_lock(?, ?)", lock)
+            return WriteTransaction(
+                cursor, self.execute_all(cursor, [locking], then=Statement(sql, params))
+            )
+
+        return self._opened(begin)
+
+    def _opened(self, first: Callable[[Any], _T]) -> tuple[Any, _T]:
+        """A pooled connection and what ``first`` (its first round trip) returned. When that
+        fails because the server had dropped the connection, ``first`` runs once more on a
+        new one; any other failure rolls back, returns the connection and is raised."""
         for last_try in (False, True):
             conn = self._engine.raw_connection()
             try:
-                cursor = conn.cursor()
-                if not self.postgresql:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    cursor.execute(self.sql(sql), tuple(params))
-                    return conn, WriteTransaction(cursor, list(cursor.fetchall()))
-                locking = Statement("SELECT pg_advisory_xact_lock(?, ?)", lock)
-                rows = self.execute_all(cursor, [locking], then=Statement(sql, params))
-                return conn, WriteTransaction(cursor, rows)
+                return conn, first(conn)
             except BaseException:
-                try:
+                with contextlib.suppress(Exception):  # a lost connection cannot roll back
                     conn.rollback()
-                except Exception:  # a lost connection cannot roll back; it is discarded
-                    pass
                 lost = self._discard_if_lost(conn)
                 conn.close()
                 if last_try or not lost:
