@@ -23,7 +23,7 @@ from hpo._optuna_adapter import suggestions_forgotten, trial_id
 from hpo.errors import InvalidArgumentError, ResourceExhaustedError
 from hpo.service import _limits as limits
 from hpo.service._algorithms import check_sampler_param
-from hpo.service._rules import contains, suggest_param
+from hpo.service._rules import suggest_param
 from hpo.service._runtime import StudyRuntime
 from hpo.storage._studies import Unit
 
@@ -119,19 +119,12 @@ def _require_proposed(
         raise InvalidArgumentError.for_field(
             "used", f"{name!r} comes from {known} in this study, not {distribution}"
         )
-    proposed = (
-        distribution.to_external_repr(offered[name]) if _fits(distribution, offered[name]) else None
-    )
-    if proposed is None or type(proposed) is not type(value) or proposed != value:
+    # Proposed with this very distribution (checked above), so its value converts back.
+    proposed = distribution.to_external_repr(offered[name])
+    if type(proposed) is not type(value) or proposed != value:
         raise InvalidArgumentError.for_field(
             "used",
             f"{name!r} = {value!r} from {distribution} is not what Ask proposed to trial "
             f"{frozen.number}",
         )
 
-
-def _fits(distribution: BaseDistribution, internal: Any) -> bool:
-    try:
-        return contains(distribution, distribution.to_external_repr(internal))
-    except (ValueError, TypeError, IndexError):
-        return False
