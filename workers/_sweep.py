@@ -131,9 +131,10 @@ def run_sweep(
     try:
         address = resolve_address(coordinator, storage)
         handle = open_study(address, study, settings, resume, console if progress else None)
-        budget = int(handle.info().trial_budget)
+        info = handle.info()
+        budget = int(info.trial_budget)
         started = time.monotonic()
-        counts = state_counts(handle.info())
+        counts = state_counts(info)
         if counts["complete"] + counts["pruned"] >= budget:
             pool.stop()
             return _finish(handle, study, counts, started, None, [], register, progress, console)

@@ -236,15 +236,19 @@ class _AskedTrials:
 
     def add(self, trial: Trial) -> None:
         with self._lock:
-            self._trials[(trial.study.study_name, trial.study_id, trial.number)] = trial
+            self._trials[_key(trial.study, trial.number)] = trial
 
     def get(self, study: Study, number: int) -> Trial | None:
         with self._lock:
-            return self._trials.get((study.study_name, study.study_id, number))
+            return self._trials.get(_key(study, number))
 
     def discard(self, trial: Trial) -> None:
         with self._lock:
-            self._trials.pop((trial.study.study_name, trial.study_id, trial.number), None)
+            self._trials.pop(_key(trial.study, trial.number), None)
+
+
+def _key(study: Study, number: int) -> tuple[str, int, int]:
+    return (study.study_name, study.study_id, number)
 
 
 ASKED = _AskedTrials()
