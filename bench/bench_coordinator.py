@@ -15,18 +15,24 @@ complete through vizier.service.clients, all in the venv bench/setup_vizier.sh b
 (or the one whose Python --vizier-python names); without one, Vizier's column is skipped.
 
 TPE latency: median time of one ask (5-float declared space) after 100 / 500 / 1,000 completed
-trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same sampler.
+trials, through an hpo coordinator vs in-process Optuna (InMemoryStorage), same sampler; and
+where the difference goes: the coordinator's service layer called in-process (interleaved ask
+by ask with Optuna's, same process) and the round trip of a gRPC health check (the floor any
+call pays).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -156,43 +162,114 @@ def _history(n: int, seed: int) -> list[optuna.trial.FrozenTrial]:
 
 
 def tpe_latency(repeats: int, asks: int = 15) -> None:
+    print(f"# TPE ask latency (ms, median of {asks} asks x {repeats} runs), 5-float declared space")
+    print(
+        "# each run: in-process Optuna, then through a coordinator (gRPC), then the "
+        "coordinator's service layer called in-process (no gRPC), each ask right after the "
+        "last; rpc floor: a gRPC health check to the same coordinator"
+    )
+    print(
+        f"{'trials':>6} {'hpo':>8} {'optuna':>8} {'ratio':>7} {'service':>8} {'ratio':>7} "
+        f"{'rpc floor':>10}"
+    )
+    for n in (100, 500, 1000):
+        history = _history(n, seed=n)
+        times: dict[str, list[float]] = {"hpo": [], "optuna": [], "service": [], "floor": []}
+        for _ in range(repeats):
+            study = _optuna_tpe(history)
+            times["optuna"] += [_ask_and_tell(study.ask, study.tell, SPACE) for _ in range(asks)]
+            with tempfile.TemporaryDirectory() as tmp:
+                with hpo_server(_tpe_database(f"{tmp}/served.db", history)) as address:
+                    remote = hpo.load_study("tpe", address=address)
+                    remote.tell(remote.ask(), 1.0)  # warm the coordinator's study cache
+                    times["hpo"] += [_ask_and_tell(remote.ask, remote.tell) for _ in range(asks)]
+                    times["floor"] += _health_round_trips(address, asks * 10)
+                with _in_process("tpe", tmp, history) as service:
+                    times["service"] += [service() for _ in range(asks)]
+        med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        print(
+            f"{n:>6} {med['hpo']:>8.2f} {med['optuna']:>8.2f} {med['hpo'] / med['optuna']:>6.2f}x "
+            f"{med['service']:>8.2f} {med['service'] / med['optuna']:>6.2f}x "
+            f"{med['floor']:>10.2f}",
+            flush=True,
+        )
+
+
+def _ask_and_tell(ask: Callable[..., Any], tell: Callable[..., Any], *args: Any) -> float:
+    """Seconds ``ask(*args)`` took; the trial it returned is then told 1.0."""
+    start = time.perf_counter()
+    trial = ask(*args)
+    seconds = time.perf_counter() - start
+    tell(trial, 1.0)
+    return seconds
+
+
+def _optuna_tpe(history: list[optuna.trial.FrozenTrial]) -> optuna.Study:
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    study.add_trials(history)
+    return study
+
+
+def _tpe_database(path: str, history: list[optuna.trial.FrozenTrial]) -> str:
+    """A SQLite file at ``path`` holding study "tpe" (TPE, seed 0, SPACE) with ``history``."""
     from hpo.service import StudyConfig, StudyService
     from hpo.service._algorithms import AlgorithmSpec
     from hpo.storage import open_storage
 
-    print(f"# TPE ask latency (ms, median of {asks} asks x {repeats} runs), 5-float declared space")
-    print(f"{'trials':>6} {'hpo':>8} {'optuna':>8} {'ratio':>7}")
-    for n in (100, 500, 1000):
-        history = _history(n, seed=n)
-        ours, theirs = [], []
-        for _ in range(repeats):
-            study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-            study.add_trials(history)
-            for _ in range(asks):
-                start = time.perf_counter()
-                trial = study.ask(SPACE)
-                theirs.append(time.perf_counter() - start)
-                study.tell(trial, 1.0)
-            with tempfile.TemporaryDirectory() as tmp:
-                url = f"sqlite:///{tmp}/tpe.db"
-                storage = open_storage(url)
-                StudyService(storage).create_study(
-                    "tpe",
-                    [optuna.study.StudyDirection.MINIMIZE],
-                    StudyConfig(sampler=AlgorithmSpec("tpe", {"seed": 0}), search_space=SPACE),
-                )
-                optuna.load_study(study_name="tpe", storage=storage.optuna).add_trials(history)
-                storage.close()
-                with hpo_server(url) as address:
-                    remote = hpo.load_study("tpe", address=address)
-                    remote.tell(remote.ask(), 1.0)  # warm the coordinator's study cache
-                    for _ in range(asks):
-                        start = time.perf_counter()
-                        trial = remote.ask()
-                        ours.append(time.perf_counter() - start)
-                        remote.tell(trial, 1.0)
-        a, b = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
-        print(f"{n:>6} {a:>8.2f} {b:>8.2f} {a / b:>6.2f}x", flush=True)
+    url = f"sqlite:///{path}"
+    storage = open_storage(url)
+    StudyService(storage).create_study(
+        "tpe",
+        [optuna.study.StudyDirection.MINIMIZE],
+        StudyConfig(sampler=AlgorithmSpec("tpe", {"seed": 0}), search_space=SPACE),
+    )
+    optuna.load_study(study_name="tpe", storage=storage.optuna).add_trials(history)
+    storage.close()
+    return url
+
+
+@contextlib.contextmanager
+def _in_process(
+    name: str, tmp: str, history: list[optuna.trial.FrozenTrial]
+) -> Iterator[Callable[[], float]]:
+    """A function that asks (timed) and tells one trial of study ``name`` through the
+    coordinator's service layer in this process, on a database of its own."""
+    from hpo.service import StudyService
+    from hpo.storage import open_storage
+
+    storage = open_storage(_tpe_database(f"{tmp}/in-process.db", history))
+    service = StudyService(storage)
+
+    def ask_and_tell() -> float:
+        start = time.perf_counter()
+        outcome = service.ask(name)
+        seconds = time.perf_counter() - start
+        assert outcome.trial is not None
+        service.tell(name, outcome.trial.trial.number, optuna.trial.TrialState.COMPLETE, [1.0])
+        return seconds
+
+    try:
+        ask_and_tell()  # load the study, as the warm-up ask through the coordinator does
+        yield ask_and_tell
+    finally:
+        storage.close()
+
+
+def _health_round_trips(address: str, calls: int) -> list[float]:
+    """Seconds of ``calls`` gRPC health checks: what any call to the coordinator costs."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check
+        request = health_pb2.HealthCheckRequest(service="")
+        check(request)
+        seconds = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            check(request)
+            seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def main() -> None:
