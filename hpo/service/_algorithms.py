@@ -13,6 +13,7 @@ from hpo.errors import InvalidArgumentError
 from hpo.pruners import LearningCurvePruner
 from hpo.service._limits import decode_json
 from hpo.service._pareto import ParetoSuccessiveHalvingPruner
+from hpo.service._percentile import IndexedMedianPruner, IndexedPercentilePruner
 
 
 class _ServedGridSampler(optuna.samplers.GridSampler):
@@ -35,8 +36,8 @@ SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
 }
 
 PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
-    "median": optuna.pruners.MedianPruner,
-    "percentile": optuna.pruners.PercentilePruner,
+    "median": IndexedMedianPruner,
+    "percentile": IndexedPercentilePruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
     "wilcoxon": optuna.pruners.WilcoxonPruner,

@@ -42,6 +42,7 @@ from hpo.service._config import (
     validate_study_name,
 )
 from hpo.service._leases import LeaseExpiry
+from hpo.service._percentile import IndexedPercentilePruner
 from hpo.service._proposals import ParamChoice, propose, record_used
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
@@ -62,7 +63,6 @@ from hpo.storage._studies import StudyGoneError, Unit
 from hpo.storage._trial_log import split_trial_id, state_op
 
 _logger = logging.getLogger(__name__)
-
 
 
 class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, RequestLedger):
@@ -443,12 +443,11 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         return unit.draft.counts().get("WAITING", 0) > 0
 
     def _should_prune(self, runtime: StudyRuntime, unit: Unit | None, number: int) -> bool:
-        if unit is None:
-            view = self._storage.optuna
-            frozen = runtime.frozen(self._current(runtime), number)
-        else:
-            view = self._storage.optuna.within(unit)
-            frozen = unit.draft.trial(number)
+        trials = self._current(runtime) if unit is None else unit.draft
+        frozen = runtime.frozen(trials, number)
+        if isinstance(runtime.pruner, IndexedPercentilePruner):
+            return runtime.pruner.decide(trials, frozen, runtime.directions[0])
+        view = self._storage.optuna if unit is None else self._storage.optuna.within(unit)
         return bool(runtime.pruner.prune(runtime.study(view), frozen))
 
     def _finish(
@@ -474,9 +473,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         # contract lets a client give its own, so they replace Optuna's in the same unit.
         given = values if state == TrialState.PRUNED else []
         try:
-            runtime.study(view).tell(
-                frozen.number, None if given else (values or None), state
-            )
+            runtime.study(view).tell(frozen.number, None if given else (values or None), state)
             if given:
                 unit.record(state_op(frozen.number, state, given, unit.now))
         except UpdateFinishedTrialError:

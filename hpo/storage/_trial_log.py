@@ -107,6 +107,10 @@ class StudyModel:
     counts: dict[str, int] = field(default_factory=dict)
     #: The distribution each parameter name has in this study (they must stay compatible).
     param_distributions: dict[str, BaseDistribution] = field(default_factory=dict)
+    #: Numbers of the COMPLETE trials, in the order this model learned of them. Only ever
+    #: appended to (a finished trial never changes), so a reader may remember how far it
+    #: read; a reloaded study is a new model with a new list.
+    completed: list[int] = field(default_factory=list)
 
     def apply_rows(self, rows: Iterable[tuple[int, str]]) -> None:
         """Apply log rows ``(seq, payload)`` in order; rows already applied are skipped."""
@@ -138,6 +142,7 @@ class StudyModel:
         self.system_attrs = body.system_attrs
         self.trials = TrialList(body.trials)
         self.seq = body.seq
+        self.completed = list(body.trials.numbers_in(TrialState.COMPLETE))
         self.counts = {}
         for state in TrialState:
             count = len(body.trials.numbers_in(state))
@@ -213,6 +218,17 @@ class Draft:
             counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
         return {state: n for state, n in counts.items() if n}
 
+    def completing(self) -> list[int]:
+        """Numbers of the trials this draft makes COMPLETE (not yet in the model's
+        ``completed``)."""
+        committed = self.model.trials
+        changed = [
+            n
+            for n, trial in self._changed.items()
+            if trial.state == TrialState.COMPLETE and committed[n].state != TrialState.COMPLETE
+        ]
+        return sorted(changed) + [t.number for t in self._new if t.state == TrialState.COMPLETE]
+
     # -- changes ----------------------------------------------------------------------------
 
     def record(self, op: Op) -> None:
@@ -257,9 +273,11 @@ class Draft:
         for trial in (*self._changed.values(), *self._new):
             for name, distribution in trial.distributions.items():
                 model.param_distributions.setdefault(name, distribution)
+        completing = self.completing()
         if self._changed or self._new:
             # One assignment: readers see the old or the new list.
             model.trials = model.trials.with_changes(self._changed, self._new)
+        model.completed.extend(completing)  # after the trials they name
         if self._user_attrs is not None:
             model.user_attrs = self._user_attrs
         if self._system_attrs is not None:
@@ -316,11 +334,23 @@ _TRIAL_CHANGES = {
 
 
 def param_op(number: int, name: str, internal: float, distribution: BaseDistribution) -> Op:
-    return {"o": "param", "n": number, "k": name, "x": internal, "d": distribution_to_json(distribution)}
+    return {
+        "o": "param",
+        "n": number,
+        "k": name,
+        "x": internal,
+        "d": distribution_to_json(distribution),
+    }
 
 
 def state_op(number: int, state: TrialState, values: Sequence[float] | None, ts: float) -> Op:
-    return {"o": "state", "n": number, "s": state.value, "v": None if values is None else list(values), "t": ts}
+    return {
+        "o": "state",
+        "n": number,
+        "s": state.value,
+        "v": None if values is None else list(values),
+        "t": ts,
+    }
 
 
 def intermediate_op(number: int, step: int, value: float) -> Op:
