@@ -49,7 +49,8 @@ def _optuna_decides(
     finished: list[FrozenTrial],
     running: FrozenTrial,
 ) -> bool:
-    study = optuna.create_study(direction=direction, pruner=pruner)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = optuna.create_study(direction=direction, pruner=pruner, sampler=sampler)
     study.add_trials(finished)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -109,7 +110,24 @@ def test_trials_completed_in_the_deciding_unit_count_and_later_units_see_them_on
     # the median of 0, 1, 2 and 3 is 1.5 < 2.5: pruned, counting the trial the unit completes
     assert pruner.decide(draft, running, StudyDirection.MINIMIZE)
     assert pruner.decide(draft, running, StudyDirection.MINIMIZE)  # read twice, counted once
-    assert pruner.completed.at(model, 0) == (3, [0.0, 1.0, 2.0])  # the model has not
+    assert _values_at(pruner, model, 0) == (3, [0.0, 1.0, 2.0])  # the model has not
     draft.install(3)
     assert model.completed == [0, 1, 2, 3]
-    assert pruner.completed.at(model, 0) == (4, [0.0, 1.0, 2.0, 3.0])
+    assert _values_at(pruner, model, 0) == (4, [0.0, 1.0, 2.0, 3.0])
+
+
+def test_values_read_earlier_stay_as_they_were_when_more_arrive() -> None:
+    model = StudyModel(1, "s", [StudyDirection.MINIMIZE])
+    pruner = IndexedMedianPruner()
+    _learn(model, [_trial(0, TrialState.COMPLETE, {0: 0.0})], 0)
+    _, early = pruner.completed.at(model, 0)
+    _learn(model, [_trial(i, TrialState.COMPLETE, {0: float(i)}) for i in range(1, 200)], 1)
+    assert list(early) == [0.0]
+    assert _values_at(pruner, model, 0) == (200, [float(i) for i in range(200)])
+
+
+def _values_at(
+    pruner: IndexedPercentilePruner, trials: StudyModel, step: int
+) -> tuple[int, list[float]]:
+    n_complete, values = pruner.completed.at(trials, step)
+    return n_complete, [float(v) for v in values]

@@ -36,11 +36,10 @@ class CompletedValues:
         self._lock = threading.Lock()
         self._source: list[int] | None = None
         self._read = 0
-        self._by_step: dict[int, list[float]] = {}
+        self._by_step: dict[int, _Floats] = {}
 
-    def at(self, trials: Draft | StudyModel, step: int) -> tuple[int, list[float]]:
-        """(how many trials are COMPLETE, their values at ``step``) as ``trials`` sees them;
-        the list is the caller's."""
+    def at(self, trials: Draft | StudyModel, step: int) -> tuple[int, np.ndarray]:
+        """(how many trials are COMPLETE, their values at ``step``) as ``trials`` sees them."""
         model = trials.model if isinstance(trials, Draft) else trials
         with self._lock:
             completed = model.completed
@@ -49,17 +48,34 @@ class CompletedValues:
             end = len(completed)
             for number in completed[self._read : end]:
                 for at_step, value in model.trials[number].intermediate_values.items():
-                    self._by_step.setdefault(at_step, []).append(value)
+                    self._by_step.setdefault(at_step, _Floats()).append(value)
             self._read = end
-            values = list(self._by_step.get(step, ()))
-        n_complete = end
-        if isinstance(trials, Draft):  # trials this unit of work completes
-            for number in trials.completing():
-                n_complete += 1
-                intermediate = trials.trial(number).intermediate_values
-                if step in intermediate:
-                    values.append(intermediate[step])
-        return n_complete, values
+            floats = self._by_step.get(step)
+            values = floats.view() if floats is not None else np.empty(0)
+        if not isinstance(trials, Draft):
+            return end, values
+        completing = trials.completing()  # trials this unit of work completes
+        extra = [trials.trial(n).intermediate_values.get(step) for n in completing]
+        more = np.array([v for v in extra if v is not None], dtype=float)
+        return end + len(completing), np.concatenate([values, more]) if len(more) else values
+
+
+class _Floats:
+    """Floats appended one by one, read as an array without copying: the part already
+    written never changes (growing copies it to a new buffer)."""
+
+    def __init__(self) -> None:
+        self._buffer = np.empty(64, dtype=float)
+        self._size = 0
+
+    def append(self, value: float) -> None:
+        if self._size == len(self._buffer):
+            self._buffer = np.concatenate([self._buffer, np.empty(len(self._buffer))])
+        self._buffer[self._size] = value
+        self._size += 1
+
+    def view(self) -> np.ndarray:
+        return self._buffer[: self._size]
 
 
 class IndexedPercentilePruner(optuna.pruners.PercentilePruner):
@@ -104,11 +120,7 @@ class IndexedPercentilePruner(optuna.pruners.PercentilePruner):
         maximize = direction == StudyDirection.MAXIMIZE
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all NaN: NaN, which keeps it
-            cut = float(
-                np.nanpercentile(
-                    np.array(values, dtype=float), 100 - percentile if maximize else percentile
-                )
-            )
+            cut = float(np.nanpercentile(values, 100 - percentile if maximize else percentile))
         if math.isnan(cut):
             return False
         return best < cut if maximize else best > cut
