@@ -74,9 +74,10 @@ def _learn(model: StudyModel, trials: list[FrozenTrial], seq: int) -> None:
     maximize=st.booleans(),
     split=st.integers(0, 12),
     asked_before=st.booleans(),
+    from_snapshot=st.booleans(),
 )
 def test_decisions_equal_optunas(
-    finished, running_curve, percentile, chosen, maximize, split, asked_before
+    finished, running_curve, percentile, chosen, maximize, split, asked_before, from_snapshot
 ) -> None:
     direction = StudyDirection.MAXIMIZE if maximize else StudyDirection.MINIMIZE
     if percentile is None:
@@ -90,11 +91,28 @@ def test_decisions_equal_optunas(
     model = StudyModel(1, "s", [direction])
     split = min(split, len(trials))
     _learn(model, trials[:split], 0)
+    if from_snapshot:  # the first part loaded from the study's snapshot
+        model = _restored(model)
     if asked_before:  # the index reads the first part now, the rest at the next decision
         ours.decide(model, running, direction)
     _learn(model, [*trials[split:], running], 1)
     expected = _optuna_decides(reference, direction, trials, running)
     assert ours.decide(model, model.trials[running.number], direction) == expected
+
+
+def _restored(model: StudyModel) -> StudyModel:
+    restored = StudyModel(model.study_id, model.name, model.directions)
+    restored.restore(model.snapshot())
+    return restored
+
+
+def test_a_study_loaded_from_its_snapshot_is_indexed_without_building_its_trials() -> None:
+    model = StudyModel(1, "s", [StudyDirection.MINIMIZE])
+    _learn(model, [_trial(i, TrialState.COMPLETE, {0: float(i), 3: 1.0}) for i in range(50)], 0)
+    restored = _restored(model)
+    assert _values_at(IndexedMedianPruner(), restored, 0) == (50, [float(i) for i in range(50)])
+    columns = restored.trials._base  # the snapshot's trials, built when first read
+    assert columns is not None and columns._built == [None] * 50
 
 
 def test_trials_completed_in_the_deciding_unit_count_and_later_units_see_them_once() -> None:

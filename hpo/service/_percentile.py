@@ -47,7 +47,7 @@ class CompletedValues:
                 self._source, self._read, self._by_step = completed, 0, {}
             end = len(completed)
             for number in completed[self._read : end]:
-                for at_step, value in model.trials[number].intermediate_values.items():
+                for at_step, value in model.trials.intermediate_values(number):
                     self._by_step.setdefault(at_step, _Floats()).append(value)
             self._read = end
             floats = self._by_step.get(step)

@@ -127,6 +127,11 @@ class TrialColumns:
             trial = self._built[i] = self._build(i)
         return trial
 
+    def intermediate_values(self, i: int) -> list[tuple[int, float]]:
+        """Trial ``i``'s (step, value) pairs, read from the columns (the trial is not built)."""
+        iv_from, iv_to = self.iv_at[i], self.iv_at[i + 1]
+        return list(zip(self.steps[iv_from:iv_to], self.step_values[iv_from:iv_to], strict=True))
+
     def raw(self, i: int) -> RawTrial:
         at = self.param_at[i]
         layout = self.layouts[self.layout_of[i]]
@@ -243,6 +248,13 @@ class TrialList(Sequence[FrozenTrial]):
             assert self._base is not None
             return self._base.trial(index)
         return trial
+
+    def intermediate_values(self, number: int) -> list[tuple[int, float]]:
+        """Trial ``number``'s (step, value) pairs; a snapshot's trial nobody read stays unbuilt."""
+        base = self._base
+        if base is not None and number < len(base) and number not in self._changed:
+            return base.intermediate_values(number)
+        return list(self[number].intermediate_values.items())
 
     def __iter__(self) -> Iterator[FrozenTrial]:
         if self._base is None:
