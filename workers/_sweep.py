@@ -22,6 +22,7 @@ from rich.markup import escape
 from hpo._address import is_loopback_address
 from hpo._wire import FAIL_REASON_ATTR
 from hpo.client import Study, resolve_address
+from hpo.client._embedded import budget_spent_in_embedded
 from hpo.errors import FailedPreconditionError, HpoError
 
 _logger = logging.getLogger("hpo.workers")
@@ -125,9 +126,12 @@ def run_sweep(
     # Ray first: starting a local Ray forks its processes, which is unsafe once this process
     # runs other threads (a coordinator, a gRPC channel): a child forked while another thread
     # holds a lock hangs, and Ray gives up after 30 s. The workers then start while the
-    # coordinator and the study open.
-    _ensure_ray(ray_address, console)
-    pool = WorkerPool(workers, resources, study, loader)
+    # coordinator and the study open. A study that has its whole budget already needs no Ray
+    # (asked of the database itself, which starts no thread).
+    spent = coordinator is None and budget_spent_in_embedded(storage, study)
+    if not spent:
+        _ensure_ray(ray_address, console)
+    pool = None if spent else WorkerPool(workers, resources, study, loader)
     try:
         address = resolve_address(coordinator, storage)
         handle = open_study(address, study, settings, resume, console if progress else None)
@@ -136,12 +140,18 @@ def run_sweep(
         started = time.monotonic()
         counts = state_counts(info)
         if counts["complete"] + counts["pruned"] >= budget:
-            pool.stop()
+            if pool is not None:
+                pool.stop()
             return _finish(handle, study, counts, started, None, [], register, progress, console)
+        if pool is None:  # finished trials never come back to life, nor do budgets grow
+            raise FailedPreconditionError(
+                f"study {study!r} changed while the sweep opened it: run the sweep again"
+            )
         if coordinator is None and is_loopback_address(address):
             _require_single_node(address)
     except BaseException:
-        pool.stop()
+        if pool is not None:
+            pool.stop()
         raise
     if max_failures is None:
         max_failures = budget

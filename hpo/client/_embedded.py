@@ -53,6 +53,43 @@ def _db_from_environment() -> str | None:
     return old
 
 
+def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
+    """Whether ``study`` has finished every trial of its budget (complete or pruned) in the
+    database an embedded coordinator would open (as :func:`resolve_address` picks it, with
+    ``storage`` given and no address). One read of that database, and no thread started: a
+    sweep asks before it starts Ray, which must fork before any thread runs.
+
+    False when ``$HPO_ADDRESS`` names a running coordinator, when there is no such database
+    or study yet, or when the database cannot be read as it is: the caller then takes its
+    usual path, which says what is wrong."""
+    import sqlalchemy as sa
+
+    from hpo.service._config import CONFIG_ATTR, StudyConfig
+    from hpo.storage._engine import create_engine, normalize_url
+    from hpo.storage._sql import RawSql
+    from hpo.storage._studies import StudyLog
+
+    if not storage and os.environ.get(ADDRESS_ENV):
+        return False
+    url = normalize_url(storage or _db_from_environment() or DEFAULT_STORAGE_URL)
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
+        return False
+    engine = create_engine(url)
+    try:
+        row = StudyLog(RawSql(engine)).find(study)
+        config = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR)) if row else None
+    except Exception as e:  # the usual path meets it again and reports it
+        _logger.debug("reading study %r before the sweep: %s", study, e)
+        return False
+    finally:
+        engine.dispose()
+    if row is None or config is None or not config.trial_budget:
+        return False
+    done = row.trial_counts.get("COMPLETE", 0) + row.trial_counts.get("PRUNED", 0)
+    return done >= config.trial_budget
+
+
 def embedded_address(storage: str) -> str:
     """Start (once per process and database) an in-process coordinator; return its address."""
     from hpo.server import Coordinator

@@ -85,11 +85,13 @@ def test_interrupted_sweep_goes_on_to_exactly_its_budget(ray_cluster, tmp_path) 
     final = _trials(storage)
     assert sum(t.state == hpo.TrialState.COMPLETE for t in final) == 12
     assert [t.number for t in final] == list(range(len(final)))
-    # --resume with the settings left out: the stored ones; the budget is spent already.
+    # --resume with the settings left out: the stored ones; the budget is spent already,
+    # which the sweep reads from its database before it would start or join Ray: it joins
+    # none (nothing listens at this Ray address).
     resumed = subprocess.run(
         [*HPO, "sweep", objective("sleepy_objective"), "--study", "resumable", "--db", storage,
          "--resume"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env={**env, "RAY_ADDRESS": "127.0.0.1:9"}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "has all 12 trials of its budget: nothing to run" in resumed.stdout
