@@ -85,6 +85,29 @@ def test_an_evicted_study_reloads_with_every_write_of_another_replica(postgres_u
     assert seen_by_first[-1].number == running.number
 
 
+def test_a_replica_behind_a_deletion_elsewhere_finds_the_study_gone(db_url) -> None:
+    """Deleting removes every log row but the tombstone, also rows a replica had not read: it
+    sees the gap as the deletion (NOT_FOUND, then the study re-created under the name)."""
+    with Coordinator(db_url, port=0) as first, Coordinator(db_url, port=0) as second:
+        a = hpo.create_study("gone", address=first.address, pruner="none")
+        held = a.ask()
+        held.report(0.5, 0)
+        b = hpo.load_study("gone", address=second.address)
+        for x in range(3):  # rows the first replica has not read
+            trial = b.ask()
+            trial.report(float(x), 0)
+            b.tell(trial, float(x))
+        with grpc.insecure_channel(second.address) as channel:
+            api_grpc.CoordinatorStub(channel).DeleteStudy(api.DeleteStudyRequest(name="gone"))
+        with pytest.raises(hpo.NotFoundError):
+            held.report(0.7, 1)
+        with pytest.raises(hpo.NotFoundError):
+            hpo.load_study("gone", address=first.address)
+        hpo.create_study("gone", address=second.address, direction="maximize")
+        again = hpo.load_study("gone", address=first.address)
+        assert again.direction == StudyDirection.MAXIMIZE and again.trials == []
+
+
 def _replayed(sql: RawSql, study_id: int, upto: int, name: str) -> StudyModel:
     """The study rebuilt from log rows 0..upto alone, without any snapshot."""
     model = StudyModel(study_id, name, [StudyDirection.MINIMIZE])

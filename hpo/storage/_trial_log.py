@@ -120,6 +120,9 @@ class StudyModel:
             if seq <= last:
                 continue
             if seq != last + 1:
+                if DELETED_OP in json.loads(payload):  # deleting removed the rows in between
+                    self.deleted = True
+                    return
                 raise ValueError(f"study {self.study_id}: log row {seq} follows {last}")
             for op in json.loads(payload):
                 draft.apply(op)
