@@ -14,7 +14,7 @@ from optuna.distributions import FloatDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from hpo.service._percentile import IndexedMedianPruner, IndexedPercentilePruner
+from hpo.service import _percentile
 from hpo.storage._trial_log import Draft, StudyModel, trial_op
 
 SPACE = {"x": FloatDistribution(0.0, 1.0)}
@@ -81,10 +81,10 @@ def test_decisions_equal_optunas(
 ) -> None:
     direction = StudyDirection.MAXIMIZE if maximize else StudyDirection.MINIMIZE
     if percentile is None:
-        ours: IndexedPercentilePruner = IndexedMedianPruner(**chosen)
+        ours: _percentile.PercentilePruner = _percentile.MedianPruner(**chosen)
         reference: optuna.pruners.BasePruner = optuna.pruners.MedianPruner(**chosen)
     else:
-        ours = IndexedPercentilePruner(percentile, **chosen)
+        ours = _percentile.PercentilePruner(percentile, **chosen)
         reference = optuna.pruners.PercentilePruner(percentile, **chosen)
     trials = [_trial(i, state, curve) for i, (state, curve) in enumerate(finished)]
     running = _trial(len(trials), TrialState.RUNNING, running_curve)
@@ -110,7 +110,7 @@ def test_a_study_loaded_from_its_snapshot_is_indexed_without_building_its_trials
     model = StudyModel(1, "s", [StudyDirection.MINIMIZE])
     _learn(model, [_trial(i, TrialState.COMPLETE, {0: float(i), 3: 1.0}) for i in range(50)], 0)
     restored = _restored(model)
-    assert _values_at(IndexedMedianPruner(), restored, 0) == (50, [float(i) for i in range(50)])
+    assert _values_at(_percentile.MedianPruner(), restored, 0) == (50, [float(i) for i in range(50)])
     columns = restored.trials._base  # the snapshot's trials, built when first read
     assert columns is not None and columns._built == [None] * 50
 
@@ -121,7 +121,7 @@ def test_trials_completed_in_the_deciding_unit_count_and_later_units_see_them_on
     _learn(model, [_trial(3, TrialState.RUNNING, {0: 3.0})], 1)
     running = _trial(4, TrialState.RUNNING, {0: 2.5})
     _learn(model, [running], 2)
-    pruner = IndexedMedianPruner(n_startup_trials=4)
+    pruner = _percentile.MedianPruner(n_startup_trials=4)
     assert not pruner.decide(model, running, StudyDirection.MINIMIZE)  # 3 complete: startup
     draft = Draft(model)  # a unit that completes trial 3, not installed yet
     draft.record({"o": "state", "n": 3, "s": TrialState.COMPLETE.value, "v": [1.0], "t": 0.0})
@@ -136,7 +136,7 @@ def test_trials_completed_in_the_deciding_unit_count_and_later_units_see_them_on
 
 def test_values_read_earlier_stay_as_they_were_when_more_arrive() -> None:
     model = StudyModel(1, "s", [StudyDirection.MINIMIZE])
-    pruner = IndexedMedianPruner()
+    pruner = _percentile.MedianPruner()
     _learn(model, [_trial(0, TrialState.COMPLETE, {0: 0.0})], 0)
     _, early = pruner.completed.at(model, 0)
     _learn(model, [_trial(i, TrialState.COMPLETE, {0: float(i)}) for i in range(1, 200)], 1)
@@ -145,7 +145,7 @@ def test_values_read_earlier_stay_as_they_were_when_more_arrive() -> None:
 
 
 def _values_at(
-    pruner: IndexedPercentilePruner, trials: StudyModel, step: int
+    pruner: _percentile.PercentilePruner, trials: StudyModel, step: int
 ) -> tuple[int, list[float]]:
     n_complete, values = pruner.completed.at(trials, step)
     return n_complete, [float(v) for v in values]

@@ -11,9 +11,9 @@ import optuna
 
 from hpo.errors import InvalidArgumentError
 from hpo.pruners import LearningCurvePruner
+from hpo.service import _percentile
 from hpo.service._limits import decode_json
 from hpo.service._pareto import ParetoSuccessiveHalvingPruner
-from hpo.service._percentile import IndexedMedianPruner, IndexedPercentilePruner
 
 
 class _ServedGridSampler(optuna.samplers.GridSampler):
@@ -36,8 +36,8 @@ SAMPLERS: Mapping[str, Callable[..., optuna.samplers.BaseSampler]] = {
 }
 
 PRUNERS: Mapping[str, Callable[..., optuna.pruners.BasePruner]] = {
-    "median": IndexedMedianPruner,
-    "percentile": IndexedPercentilePruner,
+    "median": _percentile.MedianPruner,  # Optuna's, deciding from an index
+    "percentile": _percentile.PercentilePruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
     "wilcoxon": optuna.pruners.WilcoxonPruner,

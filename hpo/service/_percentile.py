@@ -8,7 +8,7 @@ a step from an index of the completed trials' intermediate values, which takes i
 trial once, when the study's model learns that it completed.
 
 Called by Optuna (``prune(study, trial)``: a nested pruner, Optuna's own view) they are
-Optuna's pruners unchanged; the coordinator calls :meth:`IndexedPercentilePruner.decide`.
+Optuna's pruners unchanged; the coordinator calls :meth:`PercentilePruner.decide`.
 """
 
 from __future__ import annotations
@@ -78,9 +78,10 @@ class _Floats:
         return self._buffer[: self._size]
 
 
-class IndexedPercentilePruner(optuna.pruners.PercentilePruner):
-    """Optuna's PercentilePruner (same options, same decisions) that the coordinator asks
-    through :meth:`decide`, reading completed trials from an index."""
+class PercentilePruner(optuna.pruners.PercentilePruner):
+    """Optuna's PercentilePruner (same options, same decisions; named alike, so that its
+    errors read as Optuna's) that the coordinator asks through :meth:`decide`, reading
+    completed trials from an index."""
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ class IndexedPercentilePruner(optuna.pruners.PercentilePruner):
         return best < cut if maximize else best > cut
 
 
-class IndexedMedianPruner(IndexedPercentilePruner):
+class MedianPruner(PercentilePruner):
     """Optuna's MedianPruner (same options, same decisions), indexed."""
 
     def __init__(
@@ -159,4 +160,4 @@ def _best_over_steps(trial: FrozenTrial, direction: StudyDirection) -> float:
     return float(best)
 
 
-__all__ = ["CompletedValues", "IndexedMedianPruner", "IndexedPercentilePruner"]
+__all__ = ["CompletedValues", "MedianPruner", "PercentilePruner"]

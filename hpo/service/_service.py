@@ -31,6 +31,7 @@ from hpo.errors import (
     TrialFinishedError,
 )
 from hpo.service import _limits as limits
+from hpo.service import _percentile
 from hpo.service._access import current_caller, require_access
 from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS, check_sampler_param
 from hpo.service._cache import StudyCache
@@ -42,7 +43,6 @@ from hpo.service._config import (
     validate_study_name,
 )
 from hpo.service._leases import LeaseExpiry
-from hpo.service._percentile import IndexedPercentilePruner
 from hpo.service._proposals import ParamChoice, propose, record_used
 from hpo.service._reads import TrialReads
 from hpo.service._reports import record_report, report_vector, reported_vectors
@@ -445,7 +445,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
     def _should_prune(self, runtime: StudyRuntime, unit: Unit | None, number: int) -> bool:
         trials = self._current(runtime) if unit is None else unit.draft
         frozen = runtime.frozen(trials, number)
-        if isinstance(runtime.pruner, IndexedPercentilePruner):
+        if isinstance(runtime.pruner, _percentile.PercentilePruner):
             return runtime.pruner.decide(trials, frozen, runtime.directions[0])
         view = self._storage.optuna if unit is None else self._storage.optuna.within(unit)
         return bool(runtime.pruner.prune(runtime.study(view), frozen))
