@@ -14,6 +14,9 @@ from optuna.study import StudyDirection
 
 import hpo
 from hpo.server import Coordinator
+from hpo.service import StudyConfig
+from hpo.service._algorithms import MULTI_OBJECTIVE_PRUNERS, AlgorithmSpec
+from hpo.service._config import CONFIG_ATTR
 from hpo.service._pareto import front_indices, promotable
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
@@ -114,15 +117,44 @@ def stub(coordinator: Coordinator) -> Iterator[api_grpc.CoordinatorStub]:
         yield api_grpc.CoordinatorStub(channel)
 
 
-def _create(stub, name: str, pruner: str) -> int:
-    stub.CreateStudy(
-        api.CreateStudyRequest(
-            name=name,
-            directions=[pb.DIRECTION_MAXIMIZE, pb.DIRECTION_MINIMIZE],
-            pruner=pb.AlgorithmSpec(name=pruner),
+def _create(coordinator: Coordinator, stub, name: str, pruner: str) -> int:
+    directions = [StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE]
+    if pruner in MULTI_OBJECTIVE_PRUNERS:
+        stub.CreateStudy(
+            api.CreateStudyRequest(
+                name=name,
+                directions=[pb.DIRECTION_MAXIMIZE, pb.DIRECTION_MINIMIZE],
+                pruner=pb.AlgorithmSpec(name=pruner),
+            )
         )
-    )
+    else:  # as stored before creating such a study was refused
+        config = StudyConfig(pruner=AlgorithmSpec(pruner))
+        budgets = coordinator.storage.budgets
+        coordinator.storage.studies.create(
+            name, directions, {CONFIG_ATTR: config.to_json()},
+            lambda study_id: [budgets.ensure_statement(study_id, 0)],
+        )  # fmt: skip
     return stub.Ask(api.AskRequest(study=name)).trial.number
+
+
+def test_a_study_with_several_directions_and_a_one_objective_pruner_is_refused(
+    coordinator, stub
+) -> None:
+    before = db_digest(coordinator.storage.engine)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.CreateStudy(
+            api.CreateStudyRequest(
+                name="mo",
+                directions=[pb.DIRECTION_MAXIMIZE, pb.DIRECTION_MINIMIZE],
+                pruner=pb.AlgorithmSpec(name="median"),
+            )
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == (
+        "pruner.name: 'median' supports one objective and study 'mo' has 2 directions; create "
+        "the study with pruner none or pareto_successive_halving"
+    )
+    assert db_digest(coordinator.storage.engine) == before
 
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -162,7 +194,7 @@ BAD_REPORTS = [
 def test_bad_reports_are_refused_with_nothing_written(
     coordinator, stub, pruner, fields, code, message
 ) -> None:
-    number = _create(stub, "mo", pruner)
+    number = _create(coordinator, stub, "mo", pruner)
     before = db_digest(coordinator.storage.engine)
     with pytest.raises(grpc.RpcError) as info:
         stub.Report(api.ReportRequest(study="mo", trial_number=number, step=0, **fields))

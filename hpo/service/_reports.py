@@ -20,6 +20,16 @@ from hpo._wire import INTERMEDIATE_VECTOR_PREFIX, intermediate_vector_key
 from hpo.errors import FailedPreconditionError, InvalidArgumentError
 
 
+def one_objective_pruner(
+    pruner: str, study: str, n_objectives: int, vector_pruners: Collection[str]
+) -> str:
+    """Why ``pruner`` cannot serve ``study``, which has several directions, and what can."""
+    return (
+        f"{pruner!r} supports one objective and study {study!r} has {n_objectives} "
+        f"directions; create the study with pruner {' or '.join(sorted(vector_pruners))}"
+    )
+
+
 def report_vector(
     value: float,
     values: Sequence[float],
@@ -44,11 +54,10 @@ def report_vector(
             raise InvalidArgumentError.for_field(
                 "value", "leave it 0 (or equal to values[0]) when values is set"
             )
-    if n_objectives > 1 and pruner not in vector_pruners:
+    if n_objectives > 1 and pruner not in vector_pruners:  # stored before creating such a
+        # study was refused (StudyService.create_study)
         raise FailedPreconditionError(
-            f"pruner: {pruner!r} supports one objective and study {study!r} has "
-            f"{n_objectives} directions; create the study with pruner "
-            f"{' or '.join(sorted(vector_pruners))}"
+            f"pruner: {one_objective_pruner(pruner, study, n_objectives, vector_pruners)}"
         )
     if not values:
         if n_objectives > 1:

@@ -45,7 +45,12 @@ from hpo.service._config import (
 from hpo.service._leases import LeaseExpiry
 from hpo.service._proposals import ParamChoice, propose, record_used
 from hpo.service._reads import TrialReads
-from hpo.service._reports import record_report, report_vector, reported_vectors
+from hpo.service._reports import (
+    one_objective_pruner,
+    record_report,
+    report_vector,
+    reported_vectors,
+)
 from hpo.service._requests import RequestLedger
 from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
 from hpo.service._runtime import StudyRuntime, fresh_study
@@ -102,6 +107,13 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
             raise InvalidArgumentError.for_field("directions", "at least one direction is required")
         studies = self._storage.studies
         if studies.find(name) is None:
+            if len(directions) > 1 and config.pruner.name not in MULTI_OBJECTIVE_PRUNERS:
+                raise InvalidArgumentError.for_field(
+                    "pruner.name",
+                    one_objective_pruner(
+                        config.pruner.name, name, len(directions), MULTI_OBJECTIVE_PRUNERS
+                    ),
+                )
             budget = self._storage.budgets
             attrs: dict[str, Any] = {CONFIG_ATTR: config.to_json()}
             if warm_start is not None and not warm_start.empty:
