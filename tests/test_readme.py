@@ -24,7 +24,7 @@ NOT_RUN = {
     "hpo dashboard": "serves until stopped (tests/test_dashboard.py)",
     "hpo importance digits": "needs 2 completed trials, which the small sweep above may not "
     "leave (tests/test_insight.py)",
-    "hpo sweep examples/digits_sgd.py:objective --study digits --direction maximize --trials 200": "a cluster's sweep: [options] are placeholders",
+    "hpo sweep examples/digits_sgd.py:objective --study digits-gpu --direction maximize --trials 200": "a cluster's sweep: [options] are placeholders",
     "hpo server --host 0.0.0.0 --tls-cert server.pem": "needs certificates (test_security.py)",
     "export HPO_ADDRESS=hpo.example:50051": "a remote coordinator",
     "node examples/node-trainer/trainer.js": "a remote coordinator (test_node_trainer.py)",
