@@ -38,9 +38,17 @@ def resolve_address(address: str | None, storage: str | None) -> str:
                 "pass address= (a running coordinator) or storage= (embedded), not both"
             )
         return address
+    embedded = embedded_storage(storage)
+    return os.environ[ADDRESS_ENV] if embedded is None else embedded_address(embedded)
+
+
+def embedded_storage(storage: str | None) -> str | None:
+    """The database an embedded coordinator opens when no address is given: ``storage``,
+    else none when ``$HPO_ADDRESS`` names a running coordinator, else ``$HPO_DB`` (else the
+    default database)."""
     if not storage and os.environ.get(ADDRESS_ENV):
-        return os.environ[ADDRESS_ENV]
-    return embedded_address(storage or _db_from_environment() or DEFAULT_STORAGE_URL)
+        return None
+    return storage or _db_from_environment() or DEFAULT_STORAGE_URL
 
 
 def _db_from_environment() -> str | None:
@@ -55,13 +63,16 @@ def _db_from_environment() -> str | None:
 
 def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
     """Whether ``study`` has finished every trial of its budget (complete or pruned) in the
-    database an embedded coordinator would open (as :func:`resolve_address` picks it, with
-    ``storage`` given and no address). One read of that database, and no thread started: a
-    sweep asks before it starts Ray, which must fork before any thread runs.
+    database an embedded coordinator would open (:func:`embedded_storage`). One read of that
+    database, and no thread started: a sweep asks before it starts Ray, which must fork
+    before any thread runs.
 
     False when ``$HPO_ADDRESS`` names a running coordinator, when there is no such database
     or study yet, or when the database cannot be read as it is: the caller then takes its
     usual path, which says what is wrong."""
+    embedded = embedded_storage(storage)
+    if embedded is None:
+        return False
     import sqlalchemy as sa
 
     from hpo.service._config import CONFIG_ATTR, StudyConfig
@@ -69,9 +80,7 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
     from hpo.storage._sql import RawSql
     from hpo.storage._studies import StudyLog
 
-    if not storage and os.environ.get(ADDRESS_ENV):
-        return False
-    url = normalize_url(storage or _db_from_environment() or DEFAULT_STORAGE_URL)
+    url = normalize_url(embedded)
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
         return False
