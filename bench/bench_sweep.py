@@ -10,7 +10,9 @@ objective on 2 workers (embedded coordinator, SQLite), a bare `ray.init()` + `ra
 and the same 40 trials as a Ray Tune script, each started cold, interleaved; what each spends
 beyond Ray's own start and stop and the ideal work (40 x 20 ms / 2 = 0.4 s), measured against
 the bare Ray of the same repeat (median over repeats). All three start
-a local Ray the same way, without Ray's dashboard (as `hpo sweep` does).
+a local Ray the same way, without Ray's dashboard (as `hpo sweep` does), each once the Ray
+daemons of the one before have exited (they go on stopping after their driver exits, and
+slowed the next start by up to a second).
 
 Overhead: 200 trials of a 20 ms objective, 2 workers (1 CPU each), TPE: wall time against
 the ideal (200 x 20 ms / 2) and against Ray Tune (Tuner + OptunaSearch, reuse_actors=True,
@@ -205,8 +207,22 @@ def early_stopping(repeats: int) -> None:
 _BARE_RAY = "import ray; ray.init(include_dashboard=False); ray.shutdown()"
 
 
-def _seconds(command: list[str], cwd: str) -> float:
-    """Wall time of ``command`` as its own process; its failure fails the bench."""
+def _ray_processes() -> int:
+    """How many Ray daemons (raylet, gcs_server) run on this machine now."""
+    count = 0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            count += comm.read_text().strip() in ("raylet", "gcs_server")
+    return count
+
+
+def _seconds(command: list[str], cwd: str, settled: int) -> float:
+    """Wall time of ``command`` as its own process, started once the Ray daemons the one
+    before left behind are gone (back to ``settled``, at most 20 s): each starts on a machine
+    as quiet as the others did. Its failure fails the bench."""
+    give_up = time.monotonic() + 20
+    while _ray_processes() > settled and time.monotonic() < give_up:
+        time.sleep(0.1)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -220,14 +236,16 @@ def startup(repeats: int) -> None:
     hpo_cli = str(Path(sys.executable).parent / "hpo")
     ideal = N_STARTUP * _objectives.SLEEP_SECONDS / 2
     runs: dict[str, list[float]] = {"bare Ray": [], "hpo sweep": [], "Ray Tune": []}
+    settled = _ray_processes()
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            runs["bare Ray"].append(_seconds([sys.executable, "-c", _BARE_RAY], tmp))
+            runs["bare Ray"].append(_seconds([sys.executable, "-c", _BARE_RAY], tmp, settled))
             sweep = [hpo_cli, "sweep", f"{OBJECTIVES}:sleep_20ms", "--study", "startup"]
             sweep += ["--trials", str(N_STARTUP), "--workers", "2", "--pruner", "none"]
-            runs["hpo sweep"].append(_seconds([*sweep, "--db", f"sqlite:///{tmp}/s.db"], tmp))
+            sweep += ["--db", f"sqlite:///{tmp}/s.db"]
+            runs["hpo sweep"].append(_seconds(sweep, tmp, settled))
             tune = [sys.executable, str(here / "_tune_sweep.py"), str(N_STARTUP)]
-            runs["Ray Tune"].append(_seconds(tune, tmp))
+            runs["Ray Tune"].append(_seconds(tune, tmp, settled))
     print(
         f"# startup: {N_STARTUP} trials x 20 ms on 2 workers, whole processes, "
         f"median of {repeats}; ideal work {ideal:.2f} s"

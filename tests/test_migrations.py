@@ -12,22 +12,56 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
 
 import hpo.storage
 from hpo.storage import open_storage
 from hpo.storage._engine import create_engine
+from hpo.storage._migrate import HEAD_REVISION
 from hpo.storage._tables import metadata
 
 
-def test_migrated_schema_matches_the_tables_in_code(db_url: str) -> None:
-    storage = open_storage(db_url)
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(hpo.storage.__file__).parent / "migrations"))
+    return config
+
+
+def _schema_diff_and_revision(engine: sa.Engine) -> tuple[list[Any], str | None]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        return compare_metadata(context, metadata), context.get_current_revision()
+
+
+def test_the_head_revision_hpo_knows_is_alembics() -> None:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert HEAD_REVISION == head
+
+
+def test_the_migrations_build_the_tables_in_code(db_url: str) -> None:
+    engine = create_engine(db_url)
     try:
-        with storage.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert diff == []
-        open_storage(db_url).close()  # a second upgrade is a no-op
+        with engine.begin() as conn:
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        assert _schema_diff_and_revision(engine) == ([], HEAD_REVISION)
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_gets_the_tables_in_code_at_the_head_revision(db_url: str) -> None:
+    storage = open_storage(db_url)  # created from the tables in code, not by the migrations
+    try:
+        assert _schema_diff_and_revision(storage.engine) == ([], HEAD_REVISION)
+        with storage.engine.begin() as conn:  # Alembic finds nothing to do
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        assert _schema_diff_and_revision(storage.engine) == ([], HEAD_REVISION)
+        open_storage(db_url).close()  # a second open is a no-op
     finally:
         storage.close()
 
@@ -59,8 +93,7 @@ class _OldJournal(BaseJournalBackend):
 
 def test_an_old_journal_becomes_per_study_logs(db_url: str) -> None:
     engine = create_engine(db_url)
-    config = Config()
-    config.set_main_option("script_location", str(Path(hpo.storage.__file__).parent / "migrations"))
+    config = _alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0004")

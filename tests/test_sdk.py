@@ -7,6 +7,7 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 
 import hpo
+from hpo.client._embedded import budget_spent_in_embedded
 from hpo.server import Coordinator
 
 
@@ -188,3 +189,23 @@ def test_a_pruned_trial_told_with_its_own_values_keeps_them(sqlite_coordinator) 
     other = study.ask()
     other.report(4.0, 0)
     assert study.tell(other, state=hpo.TrialState.PRUNED).values == [4.0]  # the last report
+
+
+@pytest.mark.parametrize("form", ["bare path", "relative URL", "absolute URL"])
+def test_a_spent_budget_is_read_from_the_database_however_it_is_named(
+    tmp_path, monkeypatch, form
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPO_ADDRESS", raising=False)
+    db = form.replace(" ", "-") + ".db"  # embedded coordinators outlive a test: one db each
+    study = hpo.create_study("spent", storage=str(tmp_path / db), trial_budget=1)
+    study.optimize(lambda t: 0.0, n_trials=1)
+    url = {
+        "bare path": db,
+        "relative URL": f"sqlite:///{db}",
+        "absolute URL": f"sqlite:///{tmp_path}/{db}",
+    }[form]
+    assert budget_spent_in_embedded(url, "spent")
+    # A database that is not there has no spent study, and is not created by asking.
+    assert not budget_spent_in_embedded(url.replace(db, "other.db"), "spent")
+    assert not (tmp_path / "other.db").exists()

@@ -14,6 +14,7 @@ except ImportError as e:  # the worker pool is an extra: the SDK, CLI and server
 
 from hpo.workers._actor import TrialWorker, WorkerReport
 from hpo.workers._objective import ObjectiveRef
+from hpo.workers._output import leave_ray
 from hpo.workers._pool import Resources, WorkerPool
 from hpo.workers._sweep import SweepResult, run_sweep
 
@@ -25,4 +26,5 @@ __all__ = [
     "WorkerPool",
     "WorkerReport",
     "run_sweep",
+    "leave_ray",
 ]

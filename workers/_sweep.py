@@ -11,6 +11,7 @@ from typing import Any
 import ray
 from hpo.workers._actor import WorkerReport
 from hpo.workers._objective import ObjectiveRef, objective_loader
+from hpo.workers._output import count_worker_output
 from hpo.workers._pool import Resources, WorkerPool
 from hpo.workers._progress import SweepProgress, print_summary, state_counts
 from hpo.workers._study import SweepSettings, open_study
@@ -241,6 +242,7 @@ def _ensure_ray(address: str | None, console: Console) -> None:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise FailedPreconditionError(f"{where} could not be started or reached: {first}") from e
+    count_worker_output()  # so that leave_ray knows when the workers' output is printed
     if address:
         console.print(f"joined Ray cluster at {escape(address)}", soft_wrap=True)
 
@@ -276,7 +278,7 @@ def _require_single_node(address: str) -> None:
 
 
 def _last_failure(study: Study) -> str:
-    """": the last ..." naming why the latest failed trial failed (its reason's last line)."""
+    """ ": the last ..." naming why the latest failed trial failed (its reason's last line)."""
     failed = study.get_trials(states=(TrialState.FAIL,))
     reason = failed[-1].system_attrs.get(FAIL_REASON_ATTR, "") if failed else ""
     lines = [line for line in str(reason).strip().splitlines() if line.strip()]

@@ -105,7 +105,7 @@ def sweep(
     out take the stored values, and the sweep goes on to the study's budget.
     """
     try:
-        from hpo.workers import run_sweep
+        from hpo.workers import leave_ray, run_sweep
     except ImportError as e:
         fail(str(e))
     if coordinator and db:
@@ -135,6 +135,7 @@ def sweep(
         raise typer.Exit(130) from None
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
+    leave_ray()  # once the workers' last lines are printed: sooner than Ray's exit hook
     if result.stopped:
         raise typer.Exit(2)
 

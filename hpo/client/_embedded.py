@@ -71,7 +71,7 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
     or study yet, or when the database cannot be read as it is: the caller then takes its
     usual path, which says what is wrong."""
     embedded = embedded_storage(storage)
-    if embedded is None:
+    if embedded is None or _no_such_sqlite_file(embedded):
         return False
     import sqlalchemy as sa
 
@@ -97,6 +97,21 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
         return False
     done = row.trial_counts.get("COMPLETE", 0) + row.trial_counts.get("PRUNED", 0)
     return done >= config.trial_budget
+
+
+def _no_such_sqlite_file(url: str) -> bool:
+    """Whether ``url`` (a bare path or a ``sqlite://`` URL) names a SQLite file that does not
+    exist: known without importing the storage layer, a third of a second before Ray starts
+    on a first sweep. False whenever unsure (the full check then decides)."""
+    if "://" not in url:
+        path = url
+    elif url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
+        path = url.split(":///", 1)[1].split("?", 1)[0]
+    else:
+        return False
+    return (
+        path not in ("", ":memory:") and not path.startswith("file:") and not os.path.lexists(path)
+    )
 
 
 def embedded_address(storage: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -154,16 +155,13 @@ def _driver_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseEx
         exc.IntegrityError,
         sqlite3.IntegrityError,
     )
-    try:
-        import psycopg
-    except ImportError:  # SQLite only (psycopg needs libpq)
-        return unavailable, duplicate
-    unavailable += (psycopg.OperationalError, psycopg.InterfaceError)
-    duplicate += (psycopg.IntegrityError,)
+    # Only a loaded psycopg raises its errors; importing it costs a tenth of a second that
+    # a SQLite coordinator (a sweep's embedded one, say) need not spend at its start.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        unavailable += (psycopg.OperationalError, psycopg.InterfaceError)
+        duplicate += (psycopg.IntegrityError,)
     return unavailable, duplicate
-
-
-_UNAVAILABLE, _DUPLICATE = _driver_errors()
 
 
 @contextlib.contextmanager
@@ -173,10 +171,13 @@ def translate_db_errors() -> Iterator[None]:
     :class:`DuplicateKeyError`, for callers that expect one."""
     try:
         yield
-    except _DUPLICATE as e:
-        _metrics.observe_database_error("duplicate_key")
-        raise DuplicateKeyError(str(e)) from e
-    except _UNAVAILABLE as e:
-        _metrics.observe_database_error("unavailable")
-        _logger.warning("database unavailable: %s: %s", type(e).__name__, e)
-        raise UnavailableError("database unavailable; retry later") from e
+    except Exception as e:
+        unavailable, duplicate = _driver_errors()
+        if isinstance(e, duplicate):
+            _metrics.observe_database_error("duplicate_key")
+            raise DuplicateKeyError(str(e)) from e
+        if isinstance(e, unavailable):
+            _metrics.observe_database_error("unavailable")
+            _logger.warning("database unavailable: %s: %s", type(e).__name__, e)
+            raise UnavailableError("database unavailable; retry later") from e
+        raise

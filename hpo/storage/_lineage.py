@@ -158,4 +158,3 @@ class LineageStore:
                 (digest,),
             )
             return [int(row[0]) for row in cursor.fetchall()]
-

@@ -230,7 +230,9 @@ class OptunaStorage(BaseStorage):
             unit.set_state(number, state, values)
         return True
 
-    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+    def set_trial_intermediate_value(
+        self, trial_id: int, step: int, intermediate_value: float
+    ) -> None:
         study_id, number = split_trial_id(trial_id)
         with self._writing(study_id) as unit:
             self._updatable(unit, number)

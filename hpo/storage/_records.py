@@ -123,7 +123,6 @@ class RequestLedger:
         )
 
 
-
 class TrialBudget:
     """A study's trial budget as a counter of issued trials, changed only inside the unit of
     work that starts or fails a trial, so replicas can never hand out one too many.
@@ -163,4 +162,3 @@ class TrialBudget:
             "UPDATE hpo_budgets SET issued = issued - 1 WHERE study_id = ? AND issued > 0",
             (study_id,),
         )
-

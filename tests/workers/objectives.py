@@ -77,3 +77,11 @@ def steady_objective(trial) -> float:
     x = trial.suggest_float("x", 0, 1)
     time.sleep(1.0)
     return x
+
+
+def chatty_objective(trial) -> float:
+    """Prints three lines as the last thing it does (their delivery is what is tested)."""
+    x = trial.suggest_float("x", 0, 1)
+    for line in range(3):
+        print(f"trial {trial.number} says {line}", flush=True)
+    return x

@@ -269,3 +269,24 @@ def test_a_module_objective_is_found_in_the_folder_hpo_sweep_runs_in(ray_cluster
     lines = missing.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), missing.stderr
     assert f"objective: there is no module 'mypkg.trian' (looked in {tmp_path} " in lines[0]
+
+
+def test_every_line_the_objective_prints_is_in_the_sweeps_output(ray_cluster, tmp_path) -> None:
+    """The sweep leaves Ray once what its workers printed has reached the terminal (sooner
+    than Ray's exit hook, which waits half a second for it): the very last lines of the very
+    last trials are there, every time."""
+    storage = f"sqlite:///{tmp_path / 'chatty.db'}"
+    for attempt in range(3):
+        done = subprocess.run(
+            [*HPO, "sweep", objective("chatty_objective"), "--study", f"chatty-{attempt}"]
+            + ["--trials", "30", "--workers", "2", "--db", storage, "--pruner", "none"],
+            env={**sweep_env(ray_cluster), "RAY_DEDUP_LOGS": "0"},  # each line, not a count
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        said = set(re.findall(r"trial (\d+) says (\d)", done.stdout + done.stderr))
+        missing = {(str(n), str(i)) for n in range(30) for i in range(3)} - said
+        assert not missing, f"attempt {attempt}: lines lost: {sorted(missing)}"
