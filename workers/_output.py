@@ -38,6 +38,8 @@ class WorkerOutput:
     """Counts the worker lines the driver is handed, per log file (worker pid, stream)."""
 
     def __init__(self) -> None:
+        #: When counting began: older log files hold no line of this sweep.
+        self.since = time.time()
         self._received: collections.Counter[tuple[str, bool]] = collections.Counter()
         self._changed = threading.Condition()
 
@@ -84,8 +86,8 @@ def leave_ray() -> None:
             return  # lines from other machines cannot be counted here
         job = ray.get_runtime_context().get_job_id()
         node: Any = ray._private.worker._global_node  # None in Ray Client mode
-        expected = _lines_written(node.get_logs_dir_path(), job)
-    except (OSError, AttributeError) as e:  # not as expected: leave it to the exit hook
+        expected = _lines_written(node.get_logs_dir_path(), job, counter.since)
+    except Exception as e:  # anything not as expected: leave it to Ray's exit hook
         _logger.debug("counting worker output: %s", e)
         return
     if not counter.wait_for(expected, DRAIN_SECONDS):
@@ -93,14 +95,17 @@ def leave_ray() -> None:
     ray.shutdown()
 
 
-def _lines_written(logs: str, job: str) -> dict[tuple[str, bool], int]:
-    """The lines of job ``job`` Ray's log monitor publishes from each worker log in ``logs``,
-    keyed as the driver receives them: (worker pid, from stderr)."""
+def _lines_written(logs: str, job: str, since: float) -> dict[tuple[str, bool], int]:
+    """The lines of job ``job`` Ray's log monitor publishes from each worker log in ``logs``
+    written to after ``since``, keyed as the driver receives them: (worker pid, from
+    stderr)."""
     expected = {}
     ours = {None, job.encode()}
     for path in glob.glob(os.path.join(logs, "worker-*.out")) + glob.glob(
         os.path.join(logs, "worker-*.err")
     ):
+        if os.path.getmtime(path) < since:  # a long-running cluster's earlier workers
+            continue
         pid = os.path.splitext(path)[0].rsplit("-", 1)[1]
         with open(path, "rb") as file:
             lines = file.read().split(b"\n")  # as the log monitor's readline() splits them
