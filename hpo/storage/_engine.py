@@ -112,6 +112,12 @@ def _require_folder(database: str | None, url: str) -> None:
         )
 
 
+#: A connection execution option: on SQLite, its transactions take the database's write lock
+#: when they begin, so that what they read stays true until they write (no other process can
+#: write in between). PostgreSQL ignores it.
+WRITE_LOCK = "hpo_write_lock"
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -127,8 +133,10 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        # Write transactions on the hot path take the lock themselves (RawSql.write).
-        conn.exec_driver_sql("BEGIN")
+        # Write transactions on the hot path take the lock themselves (RawSql.write); a
+        # connection with the WRITE_LOCK option takes it as it begins (BEGIN IMMEDIATE).
+        immediate = conn.get_execution_options().get(WRITE_LOCK)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def is_postgresql(engine: sa.Engine) -> bool:

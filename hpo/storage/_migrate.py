@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hpo.storage._engine import is_postgresql, translate_db_errors
+from hpo.storage._engine import WRITE_LOCK, is_postgresql, translate_db_errors
 from hpo.storage._tables import metadata
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,7 +31,13 @@ _VERSIONS = sa.Table(
 
 def upgrade(engine: sa.Engine) -> None:
     """Bring the database to the newest schema; a no-op when it is already there."""
-    with translate_db_errors(), engine.begin() as conn:
+    # Several coordinators may open a new database at once: each reads which tables exist
+    # and creates them only while it holds the write lock (SQLite) or the advisory lock.
+    with (
+        translate_db_errors(),
+        engine.connect().execution_options(**{WRITE_LOCK: True}) as conn,
+        conn.begin(),
+    ):
         if is_postgresql(engine):
             # A migration may take long: another coordinator starting meanwhile waits for it.
             conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
