@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -17,6 +22,7 @@ from alembic.script import ScriptDirectory
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
 
+import hpo
 import hpo.storage
 from hpo.storage import open_storage
 from hpo.storage._engine import create_engine
@@ -175,3 +181,72 @@ def test_coordinators_opening_a_new_database_at_once_all_open_it(db_url: str) ->
         assert _schema_diff_and_revision(storage.engine) == ([], HEAD_REVISION)
     finally:
         storage.close()
+
+
+def _hpo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HPO_ADDRESS", "HPO_DB")}
+    return subprocess.run(
+        [sys.executable, "-m", "hpo.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def _one_error_line(done: subprocess.CompletedProcess) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stdout + done.stderr
+    return lines[0]
+
+
+def test_a_database_from_a_newer_hpo_is_one_line_and_left_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    open_storage(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    line = _one_error_line(_hpo("studies", "list", "--db", url, cwd=tmp_path))
+    assert line.startswith("error: FAILED_PRECONDITION: database: its schema revision is not")
+    assert "'0099'" in line and "newer hpo" in line
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0099"
+    engine.dispose()
+
+
+def test_hpo_tables_without_a_revision_are_one_line_and_left_alone(db_url: str) -> None:
+    open_storage(db_url).close()
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    with pytest.raises(hpo.FailedPreconditionError, match="but no schema revision"):
+        open_storage(db_url)
+    assert "alembic_version" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_a_file_that_is_not_a_database_is_one_line_and_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    line = _one_error_line(_hpo("studies", "list", "--db", str(notes), cwd=tmp_path))
+    assert (
+        line
+        == f"error: INVALID_ARGUMENT: database: sqlite:///{notes} is not a SQLite database file"
+    )
+    assert notes.read_text() == "not a database\n" * 100
+
+
+def test_a_current_database_opens_while_another_process_writes(tmp_path: Path) -> None:
+    """Opening reads the schema's revision without the write lock (in WAL mode readers never
+    wait for a writer): a long write elsewhere does not hold up a coordinator's start."""
+    path = tmp_path / "busy.db"
+    open_storage(f"sqlite:///{path}").close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE alembic_version SET version_num = version_num")
+    try:
+        open_storage(f"sqlite:///{path}").close()  # was UNAVAILABLE after the 5 s wait
+    finally:
+        writer.execute("COMMIT")
+        writer.close()

@@ -191,21 +191,26 @@ def test_a_pruned_trial_told_with_its_own_values_keeps_them(sqlite_coordinator) 
     assert study.tell(other, state=hpo.TrialState.PRUNED).values == [4.0]  # the last report
 
 
-@pytest.mark.parametrize("form", ["bare path", "relative URL", "absolute URL"])
+@pytest.mark.parametrize(
+    "form", ["bare path", "relative URL", "absolute URL", "percent-encoded URL"]
+)
 def test_a_spent_budget_is_read_from_the_database_however_it_is_named(
     tmp_path, monkeypatch, form
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HPO_ADDRESS", raising=False)
-    db = form.replace(" ", "-") + ".db"  # embedded coordinators outlive a test: one db each
+    db = form.replace(" ", "-") + " file.db"  # embedded coordinators outlive a test: one each
     study = hpo.create_study("spent", storage=str(tmp_path / db), trial_budget=1)
     study.optimize(lambda t: 0.0, n_trials=1)
     url = {
         "bare path": db,
         "relative URL": f"sqlite:///{db}",
         "absolute URL": f"sqlite:///{tmp_path}/{db}",
+        "percent-encoded URL": f"sqlite:///{tmp_path}/{db.replace(' ', '%20')}",  # as SQLAlchemy
     }[form]
     assert budget_spent_in_embedded(url, "spent")
     # A database that is not there has no spent study, and is not created by asking.
-    assert not budget_spent_in_embedded(url.replace(db, "other.db"), "spent")
+    other = url.replace(db.replace(" ", "%20") if "%20" in url else db, "other.db")
+    assert other != url
+    assert not budget_spent_in_embedded(other, "spent")
     assert not (tmp_path / "other.db").exists()

@@ -30,6 +30,8 @@ _logger = logging.getLogger("hpo.workers")
 DRAIN_SECONDS = 0.5
 #: Lines Ray writes into a worker's log for its log monitor, which publishes none of them.
 _JOB_MARKER = b":job_id:"
+#: The job part of the log name of a worker Ray started before any job used it.
+_NO_JOB_YET = "ffffffff"
 _RAY_MARKERS = (_JOB_MARKER, b":actor_name:", b":task_name:")
 _HANDLER = "hpo_worker_output_count"
 
@@ -98,25 +100,34 @@ def leave_ray() -> None:
 def _lines_written(logs: str, job: str, since: float) -> dict[tuple[str, bool], int]:
     """The lines of job ``job`` Ray's log monitor publishes from each worker log in ``logs``
     written to after ``since``, keyed as the driver receives them: (worker pid, from
-    stderr)."""
+    stderr). A worker serves one job: a log named for another job, or whose first job marker
+    names another, is not read on (a shared cluster's other jobs may log gigabytes). Read a
+    line at a time; :class:`TimeoutError` past ``DRAIN_SECONDS`` of reading."""
+    give_up = time.monotonic() + DRAIN_SECONDS
     expected = {}
-    ours = {None, job.encode()}
     for path in glob.glob(os.path.join(logs, "worker-*.out")) + glob.glob(
         os.path.join(logs, "worker-*.err")
     ):
-        if os.path.getmtime(path) < since:  # a long-running cluster's earlier workers
+        # worker-<worker id>-<job id, or ffffffff when started before any job>-<pid>.out
+        _, _, named_job, pid = os.path.splitext(os.path.basename(path))[0].split("-")
+        if named_job not in (job, _NO_JOB_YET) or os.path.getmtime(path) < since:
             continue
-        pid = os.path.splitext(path)[0].rsplit("-", 1)[1]
-        with open(path, "rb") as file:
-            lines = file.read().split(b"\n")  # as the log monitor's readline() splits them
-        if lines[-1] == b"":
-            lines.pop()
-        published, line_job = 0, None
-        for line in lines:
-            if line.startswith(_JOB_MARKER):
-                line_job = line[len(_JOB_MARKER) :]
-            elif not line.startswith(_RAY_MARKERS) and line_job in ours:
-                published += 1
+        published = _published_lines(path, job.encode(), give_up)
         if published:
             expected[(pid, path.endswith(".err"))] = published
     return expected
+
+
+def _published_lines(path: str, job: bytes, give_up: float) -> int:
+    published, line_job = 0, None
+    with open(path, "rb") as file:
+        for count, line in enumerate(file):  # split at b"\n", as the monitor's readline()
+            if line.startswith(_JOB_MARKER):
+                line_job = line[len(_JOB_MARKER) :].rstrip(b"\r\n")
+                if line_job != job:
+                    return 0
+            elif not line.startswith(_RAY_MARKERS) and line_job in (None, job):
+                published += 1
+            if count % 10_000 == 0 and time.monotonic() > give_up:
+                raise TimeoutError(f"counting the lines of {path} took too long")
+    return published

@@ -10,6 +10,7 @@ import atexit
 import logging
 import os
 import threading
+import urllib.parse
 from typing import TYPE_CHECKING
 
 from hpo._defaults import DEFAULT_STORAGE_URL
@@ -102,13 +103,15 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
 def _no_such_sqlite_file(url: str) -> bool:
     """Whether ``url`` (a bare path or a ``sqlite://`` URL) names a SQLite file that does not
     exist: known without importing the storage layer, a third of a second before Ray starts
-    on a first sweep. False whenever unsure (the full check then decides)."""
+    on a first sweep. The path is read as SQLAlchemy reads it (percent-decoded, up to any
+    ``?``). False whenever unsure (the full check then decides)."""
     if "://" not in url:
-        path = url
+        rest = url
     elif url.startswith(("sqlite:///", "sqlite+pysqlite:///")):
-        path = url.split(":///", 1)[1].split("?", 1)[0]
+        rest = url.split(":///", 1)[1]
     else:
         return False
+    path = urllib.parse.unquote(rest.split("?", 1)[0])
     return (
         path not in ("", ":memory:") and not path.startswith("file:") and not os.path.lexists(path)
     )
