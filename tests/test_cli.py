@@ -195,6 +195,15 @@ def test_a_busy_port_is_one_line_and_touches_no_database(hpo_cli, tmp_path) -> N
     assert not (tmp_path / "busy.db").exists()  # no migrations ran
 
 
+def test_a_database_that_cannot_be_reached_is_one_line_saying_why(hpo_cli) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/hpo"  # nothing listens on port 1
+    result = hpo_cli("studies", "list", "--db", url, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: UNAVAILABLE: database unavailable; retry later (")
+    assert "port 1 failed: Connection refused)\n" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # no driver's warning above it
+
+
 def test_errors_stay_on_one_line_however_long(hpo_cli) -> None:
     name = "a-study-name-long-enough-to-wrap-" * 4
     shown = hpo_cli("studies", "show", name, check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 from typing import Annotated, NoReturn
@@ -16,7 +17,7 @@ from hpo.cli import _lineage_commands as lineage
 from hpo.cli import _server_commands as serving
 from hpo.cli import _study_commands as studies
 from hpo.cli._aliases import modernize_argv
-from hpo.cli._common import err, note
+from hpo.cli._common import describe, err, note
 from hpo.cli._sweep_command import sweep
 from hpo.errors import HpoError
 
@@ -96,11 +97,14 @@ def main() -> None:
     """The console script: old option spellings still work (with a note), and every error a
     person can cause ends as one line on stderr with exit status 1."""
     args = modernize_argv(sys.argv[1:], note)
+    # The storage layer logs a database it cannot reach (several lines, for a server's log);
+    # a command says it in its one error line instead. `hpo server` logs it (its handler).
+    logging.getLogger("hpo.storage").addHandler(logging.NullHandler())
     try:
         try:
             app(args=args, prog_name="hpo")
         except HpoError as e:
-            err.print(f"[red]error:[/red] {escape(f'{e.code}: {e.message}')}")
+            err.print(f"[red]error:[/red] {escape(describe(e))}")
             sys.exit(1)
     except SystemExit as e:
         _exit_without_teardown(e.code)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hpo._defaults import DEFAULT_STORAGE_URL
-from hpo.errors import HpoError
+from hpo.errors import HpoError, UnavailableError
 
 if TYPE_CHECKING:
     from hpo.client import Connection
@@ -70,6 +70,18 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def describe(error: HpoError) -> str:
+    """``CODE: message`` of an error, as every command prints it; for a database this process
+    could not reach (a wrong host or port, say), with the first line of the driver's own
+    error, which says where and what."""
+    cause = error.__cause__
+    if isinstance(error, UnavailableError) and cause is not None:
+        lines = str(getattr(cause, "orig", None) or cause).strip().splitlines()
+        if lines:
+            return f"{error.code}: {error.message} ({lines[0].strip()})"
+    return f"{error.code}: {error.message}"
+
+
 def note(message: str) -> None:
     """Print a one-line notice on stderr (deprecated spellings, what a command decided)."""
     err.print(f"[yellow]note:[/yellow] {escape(message)}")
@@ -85,7 +97,7 @@ def connection(coordinator: str | None, db: str | None) -> Connection:
     try:
         return connect(resolve_address(coordinator, db))
     except HpoError as e:
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))
 
 
 def call(
@@ -100,4 +112,4 @@ def call(
     try:
         return link.call(method, request, service=service)
     except HpoError as e:
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hpo.cli._common import AsJson, CoordinatorOption, DbOption, connection, fail
+from hpo.cli._common import AsJson, CoordinatorOption, DbOption, connection, describe, fail
 from hpo.errors import HpoError, InvalidArgumentError
 from hpo.v1 import coordinator_pb2 as api
 
@@ -91,8 +91,8 @@ def _run(action: Callable[[], T]) -> T:
     except InvalidArgumentError as e:
         if e.field:
             fail(f"{_OPTIONS.get(e.field, e.field)}: {e.problem}")
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))
     except HpoError as e:
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))
     except ImportError as e:
         fail(str(e))

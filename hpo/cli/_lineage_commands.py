@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hpo.cli import _json
 from hpo.cli import _render as render
-from hpo.cli._common import AsJson, CoordinatorOption, DbOption, call, fail
+from hpo.cli._common import AsJson, CoordinatorOption, DbOption, call, describe, fail
 from hpo.errors import HpoError
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import registry_pb2 as reg
@@ -217,7 +217,7 @@ def export_mlflow(
     try:
         summary = export_study(study, tracking_uri, address=coordinator, storage=db)
     except HpoError as e:
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))
     except mlflow_errors() as e:
         fail(f"mlflow: {' '.join(str(getattr(e, 'message', e)).split())[:500]}")
     print(

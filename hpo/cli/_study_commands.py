@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from hpo.cli import _render as render
-from hpo.cli._common import AsJson, CoordinatorOption, DbOption, call, connection, fail
+from hpo.cli._common import AsJson, CoordinatorOption, DbOption, call, connection, describe, fail
 from hpo.errors import HpoError
 from hpo.v1 import coordinator_pb2 as api
 
@@ -62,7 +62,7 @@ def trials_list(
         states = render.state_filter(state or [])
         trials = all_trials(connection(coordinator, db), study, states)
     except HpoError as e:
-        fail(f"{e.code}: {e.message}")
+        fail(describe(e))
     render.trials(trials, as_json)
 
 
