@@ -28,11 +28,12 @@ import ray
 _logger = logging.getLogger("hpo.workers")
 #: The longest the count waits: Ray's exit hook sleeps as long for late lines.
 DRAIN_SECONDS = 0.5
-#: Lines Ray writes into a worker's log for its log monitor, which publishes none of them.
+#: The line Ray writes into a worker's log when a job starts using the worker.
 _JOB_MARKER = b":job_id:"
+#: Lines Ray writes into a worker's log for its log monitor, which publishes none of them.
+_RAY_MARKERS = (_JOB_MARKER, b":actor_name:", b":task_name:")
 #: The job part of the log name of a worker Ray started before any job used it.
 _NO_JOB_YET = "ffffffff"
-_RAY_MARKERS = (_JOB_MARKER, b":actor_name:", b":task_name:")
 _HANDLER = "hpo_worker_output_count"
 
 
@@ -63,7 +64,8 @@ _counter: WorkerOutput | None = None
 
 
 def count_worker_output() -> None:
-    """Start counting worker lines; call right after starting a local Ray (log_to_driver)."""
+    """Start counting the worker lines handed to this driver; call right after joining or
+    starting Ray (with log_to_driver)."""
     global _counter
     try:
         from ray._private.ray_logging import global_worker_stdstream_dispatcher
