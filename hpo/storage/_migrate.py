@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from hpo.errors import FailedPreconditionError, InvalidArgumentError
-from hpo.storage._engine import WRITE_LOCK, is_postgresql, redact_url, translate_db_errors
+from hpo.storage._engine import WRITE_LOCK, is_postgresql, translate_db_errors
 from hpo.storage._tables import metadata
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,28 +78,18 @@ def _schema(conn: sa.Connection) -> str:
 
 @contextlib.contextmanager
 def _as_hpo_errors(engine: sa.Engine) -> Iterator[None]:
-    """Database errors as hpo's (:func:`translate_db_errors`), and the two a person causes by
-    naming the wrong database as one line each."""
-    where = redact_url(engine.url.render_as_string(hide_password=False))
+    """Database errors as hpo's (:func:`translate_db_errors`), and a file that is not a
+    database (a person named the wrong one) as one line."""
     try:
         with translate_db_errors():
             yield
     except sa.exc.DatabaseError as e:
         if "file is not a database" in str(e.orig):
+            where = engine.url.render_as_string(hide_password=True)
             raise InvalidArgumentError.for_field(
                 "database", f"{where} is not a SQLite database file"
             ) from None
         raise
-    except _AlembicError as e:
-        raise FailedPreconditionError(
-            f"database: its schema revision is not one this hpo knows (newest: "
-            f"{HEAD_REVISION}): {e}; was it made by a newer hpo? Upgrade hpo, or use "
-            "another database"
-        ) from None
-
-
-class _AlembicError(Exception):
-    """Alembic refused to migrate (an unknown revision, say)."""
 
 
 def _run_migrations(conn: sa.Connection) -> None:
@@ -112,5 +102,9 @@ def _run_migrations(conn: sa.Connection) -> None:
     config.attributes["connection"] = conn
     try:
         command.upgrade(config, "head")
-    except CommandError as e:
-        raise _AlembicError(str(e)) from e
+    except CommandError as e:  # an unknown revision, say
+        raise FailedPreconditionError(
+            f"database: its schema revision is not one this hpo knows (newest: "
+            f"{HEAD_REVISION}): {e}; was it made by a newer hpo? Upgrade hpo, or use "
+            "another database"
+        ) from None
