@@ -54,3 +54,20 @@ def expect_refused(
         f"a refused call wrote: {rows} -> {table_rows(engine)}"
     )
     return details
+
+
+def drop_connections(storage: Any) -> int:
+    """Terminate every server connection to the PostgreSQL database of ``storage`` (as a
+    restart does); how many there were."""
+    database = sa.engine.make_url(storage.engine.url).database
+    admin = sa.create_engine(storage.engine.url.set(database="postgres"))
+    with admin.connect() as conn:
+        dropped = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": database},
+        ).scalar()
+    admin.dispose()
+    return int(dropped or 0)

@@ -11,6 +11,7 @@ import grpc
 import optuna
 import pytest
 import sqlalchemy as sa
+from dbstate import drop_connections
 from optuna.study import StudyDirection
 from optuna.trial import TrialState, create_trial
 
@@ -204,22 +205,6 @@ def test_a_unit_commits_its_statements_with_or_without_trial_changes(db_url) -> 
     storage.close()
 
 
-def _drop_connections(storage) -> int:
-    """Terminate every server connection to the storage's database (as a restart does)."""
-    database = sa.engine.make_url(storage.engine.url).database
-    admin = sa.create_engine(storage.engine.url.set(database="postgres"))
-    with admin.connect() as conn:
-        dropped = conn.execute(
-            sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = :db AND pid <> pg_backend_pid()"
-            ),
-            {"db": database},
-        ).scalar()
-    admin.dispose()
-    return int(dropped or 0)
-
-
 def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_url) -> None:
     """Connections are pinged only after sitting idle (not before every call): when the
     server has dropped every pooled connection (a restart), reads and units of work run on
@@ -231,13 +216,13 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_u
     for _ in range(3):
         service.ask("dropped")
     # Busy: the connections come back to the pool and are used again at once.
-    assert _drop_connections(storage) >= 1
+    assert drop_connections(storage) >= 1
     assert len(storage.studies.current(study_id).trials) == 3
     with storage.studies.transaction(study_id) as unit:
         storage.optuna.within(unit).create_new_trial(study_id)
     assert len(storage.optuna.get_all_trials(study_id)) == 4
     # After a pause: the study is loaded again, on connections pinged before use.
-    assert _drop_connections(storage) >= 1
+    assert drop_connections(storage) >= 1
     time.sleep(IDLE_PING_SECONDS + 0.2)
     storage.studies.forget(study_id)
     assert service.ask("dropped").trial is not None

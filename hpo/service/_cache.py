@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from hpo.errors import StudyNotFoundError
+from hpo.errors import StudyNotFoundError, UnavailableError
 from hpo.service._access import require_access
 from hpo.service._runtime import StaleStudyError, StudyRuntime
 from hpo.service._warm_start import WarmStartRecord, load_sources
@@ -83,6 +83,20 @@ class StudyCache:
         except StudyGoneError:
             self._drop(runtime.name)
             raise StaleStudyError(runtime.name) from None
+
+    @contextlib.contextmanager
+    def _turn(self, runtime: StudyRuntime) -> Iterator[None]:
+        """The study's lock in this process (``runtime.lock``), for a call that opens a unit
+        of work under it: the wait is announced, so that units queued on the study commit
+        together (:meth:`~hpo.storage._studies.StudyLog.queue`)."""
+        try:
+            with self._storage.studies.queue(runtime.study_id), runtime.lock:
+                yield
+        except UnavailableError:
+            # Its unit may have been lost with a group commit: rebuild from the database
+            # what this process held of the study (its running trials' Optuna objects too).
+            self._drop(runtime.name)
+            raise
 
     @contextlib.contextmanager
     def _unit(self, runtime: StudyRuntime) -> Iterator[Unit]:

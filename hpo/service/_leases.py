@@ -26,11 +26,12 @@ LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
 
 class LeaseExpiry:
     """The part of :class:`StudyService` that expires leases (a mixin: it uses the service's
-    ``_runtime``, ``_unit`` and ``_finish``)."""
+    ``_runtime``, ``_turn``, ``_unit`` and ``_finish``)."""
 
     # Provided by StudyService (declared here for readers and type checkers).
     _storage: Storage
     _runtime: Callable[[str], StudyRuntime]
+    _turn: Callable[[StudyRuntime], contextlib.AbstractContextManager[None]]
     _unit: Callable[[StudyRuntime], contextlib.AbstractContextManager[Unit]]
     _finish: Callable[..., None]
 
@@ -48,7 +49,9 @@ class LeaseExpiry:
             try:
                 expired.extend(self._expire_study(study_id, oldest, now))
             except Exception:
-                _logger.exception("lease expiry for study id %d failed; other studies go on", study_id)
+                _logger.exception(
+                    "lease expiry for study id %d failed; other studies go on", study_id
+                )
         return expired
 
     def _expire_study(self, study_id: int, oldest: float, now: float) -> Iterator[tuple[str, int]]:
@@ -68,8 +71,10 @@ class LeaseExpiry:
 
     def _expire(self, runtime: StudyRuntime, expired_id: int, now: float) -> int | None:
         """Fail the trial if its lease still ran out (checked inside the unit); its number."""
-        with runtime.lock, self._unit(runtime) as unit:
-            leases = unit.query("SELECT heartbeat_at FROM hpo_leases WHERE trial_id = ?", (expired_id,))
+        with self._turn(runtime), self._unit(runtime) as unit:
+            leases = unit.query(
+                "SELECT heartbeat_at FROM hpo_leases WHERE trial_id = ?", (expired_id,)
+            )
             trial = _trial_by_id(unit, expired_id)
             if not leases or trial is None or trial.state != TrialState.RUNNING:
                 return None
@@ -111,4 +116,3 @@ def _trial_by_id(unit: Unit, wanted: int) -> FrozenTrial | None:
         return unit.draft.trial(number)
     except KeyError:
         return None
-

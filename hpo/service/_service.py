@@ -209,7 +209,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         heartbeat = runtime.config.heartbeat_seconds
         budget = runtime.config.trial_budget
         spent = AskOutcome(None, True, heartbeat)
-        with runtime.lock:
+        with self._turn(runtime):
             try:
                 with self._unit(runtime) as unit:
                     for name, distribution in space.items():  # as of the unit's catch-up
@@ -258,7 +258,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         if not name:
             raise InvalidArgumentError.for_field("name", "must be non-empty")
         runtime = self._runtime(study, study_id)
-        with runtime.lock:
+        with self._turn(runtime):
             try:
                 return self._suggest(runtime, number, name, distribution, used)
             except BaseException:
@@ -326,7 +326,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         )
         payload = vector if values else value  # a scalar Report keeps its digest
         digest = request_digest("report", number, step, payload)
-        with runtime.lock:
+        with self._turn(runtime):
             try:
                 with self._unit(runtime) as unit:
                     frozen = runtime.frozen(unit.draft, number)
@@ -363,7 +363,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         runtime = self._runtime(study, study_id)
         values = validate_tell(state, list(values), runtime.n_objectives)
         digest = request_digest("tell", number, state.name, values, fail_reason)
-        with runtime.lock:
+        with self._turn(runtime):
             try:
                 with self._unit(runtime) as unit:
                     frozen = runtime.frozen(unit.draft, number)
@@ -400,7 +400,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         if not key:
             raise InvalidArgumentError.for_field("key", "must be non-empty")
         runtime = self._runtime(study, study_id)
-        with runtime.lock, self._unit(runtime) as unit:
+        with self._turn(runtime), self._unit(runtime) as unit:
             frozen = runtime.require_running(unit.draft, number)
             limits.check_trial_growth(
                 "value_json", frozen, limits.user_attr_growth(frozen, key, value)
@@ -414,7 +414,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         """Queue a trial with fixed parameters; an Ask hands it out (taking a unit of the
         budget then, as for any trial)."""
         runtime = self._runtime(study)
-        with runtime.lock, self._unit(runtime) as unit:
+        with self._turn(runtime), self._unit(runtime) as unit:
             known = unit.draft.model.param_distributions
             for name, value in params.items():
                 distribution = runtime.config.search_space.get(name) or known.get(name)
@@ -435,6 +435,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         change only while it runs: FAILED_PRECONDITION after)."""
         runtime = self._runtime(study)
         with runtime.lock:
+            self._storage.studies.settle(runtime.study_id)  # the block may write its rows
             frozen = runtime.require_running(self._current(runtime), number)
             yield self._ref(runtime, frozen)
 

@@ -42,13 +42,14 @@ class Statement:
 
 @dataclass
 class WriteTransaction:
-    """An open write transaction of :meth:`RawSql.locked_write`: ``rows`` of its opening read,
-    a ``cursor`` for statements that must run now, and :meth:`at_commit` for those that can
-    go with the COMMIT."""
+    """An open write transaction of :meth:`RawSql.locked_write` (or :meth:`RawSql.open_locked`):
+    ``rows`` of its opening read, a ``cursor`` for statements that must run now, and
+    :meth:`at_commit` for those that can go with the COMMIT."""
 
     cursor: Any
     rows: list[tuple[Any, ...]]
     closing: list[Statement] = field(default_factory=list)
+    conn: Any = None
 
     def at_commit(self, statement: Statement) -> None:
         """Run ``statement`` (no guard) just before the commit, in the same round trip."""
@@ -128,18 +129,54 @@ class RawSql:
     ) -> Iterator[WriteTransaction]:
         """:meth:`write` holding ``lock``, opened together with the read ``sql``: one round
         trip on PostgreSQL to begin (and one to end: see :meth:`WriteTransaction.at_commit`)."""
+        transaction = self.open_locked(lock, sql, params)
+        try:
+            with self.in_transaction(transaction):
+                yield transaction
+        except BaseException:
+            self.end(transaction, commit=False)
+            raise
+        self.end(transaction, commit=True)
+
+    @contextlib.contextmanager
+    def in_transaction(self, transaction: WriteTransaction) -> Iterator[None]:
+        """Around work in an open ``transaction``: database errors become hpo's, and a lost
+        connection is discarded with its pool."""
+        with translate_db_errors(), self._discarding_if_lost(transaction.conn):
+            yield
+
+    def open_locked(self, lock: tuple[int, int], sql: str, params: Sequence[Any]) -> WriteTransaction:
+        """The opening of :meth:`locked_write`, for a transaction that outlives one block (and
+        may be ended by another thread): end it with :meth:`end`."""
         with translate_db_errors():
             conn, transaction = self._open_locked(lock, sql, params)
+        transaction.conn = conn
+        return transaction
+
+    def end(self, transaction: WriteTransaction, commit: bool) -> None:
+        """Commit ``transaction`` (its closing statements first) or roll it back, and return
+        its connection to the pool. A failed commit rolls back and raises."""
+        conn = transaction.conn
+        with translate_db_errors():
             try:
                 with self._discarding_if_lost(conn):
+                    if not commit:
+                        with contextlib.suppress(Exception):  # a lost connection is discarded
+                            conn.rollback()
+                        return
                     try:
-                        yield transaction
                         self._commit_with(conn, transaction)
                     except BaseException:
                         conn.rollback()
                         raise
             finally:
                 conn.close()
+
+    def rollback_to(self, transaction: WriteTransaction, name: str) -> None:
+        """Roll ``transaction`` back to the savepoint ``name`` (set by a ``SAVEPOINT``
+        statement run in it); raises when it cannot (the transaction must then end)."""
+        with self.in_transaction(transaction):
+            transaction.cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
 
     def _open_locked(
         self, lock: tuple[int, int], sql: str, params: Sequence[Any]
@@ -195,7 +232,12 @@ class RawSql:
     def _discard_if_lost(self, conn: Any) -> bool:
         """When the server dropped ``conn`` (a restart), discard it and every connection
         pooled with it (they went with it); True if so."""
-        if not self.postgresql or not conn.driver_connection.broken:
+        if not self.postgresql:
+            return False
+        driver = conn.driver_connection
+        if driver is None:  # discarded already
+            return True
+        if not driver.broken:
             return False
         conn.invalidate()
         self._engine.dispose()

@@ -22,6 +22,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpo._metrics import observe_journal_append
+from hpo.storage._groups import SAVEPOINT, SAVEPOINT_NAME, Group, StudyQueues
 from hpo.storage._sql import RawSql, Statement, WriteTransaction
 from hpo.storage._trial_log import (
     DELETED_OP,
@@ -110,12 +111,22 @@ class Unit:
     Nothing waits for a later write to carry it: a statement runs when it is given.
     """
 
-    def __init__(self, log: StudyLog, model: StudyModel, transaction: WriteTransaction) -> None:
+    def __init__(
+        self,
+        log: StudyLog,
+        model: StudyModel,
+        transaction: WriteTransaction,
+        group_pending: list[Statement] | None = None,
+    ) -> None:
         self.study_id = model.study_id
         self.draft = Draft(model)
         self._log = log
         self._transaction = transaction
-        self._deferred: list[Statement] = []
+        #: In a group (``group_pending``: what the units before it left to send), the unit
+        #: starts with its savepoint; until that is sent, failing undoes nothing sent.
+        self.before_savepoint = group_pending or []
+        self._deferred = [*self.before_savepoint, SAVEPOINT] if group_pending is not None else []
+        self.sent_savepoint = group_pending is None
         self.now = time.time()
 
     # -- SQL in this transaction ------------------------------------------------------------
@@ -142,6 +153,7 @@ class Unit:
 
     def _take_deferred(self) -> list[Statement]:
         deferred, self._deferred = self._deferred, []
+        self.sent_savepoint = True
         return deferred
 
     # -- trial changes ----------------------------------------------------------------------
@@ -188,8 +200,11 @@ class StudyLog:
         self._model_locks: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
         self._snapshots_running: set[int] = set()
-        #: Units of work this process committed with trial changes (for tests and metrics).
+        self._queues = StudyQueues(self._commit)
+        #: Units of work this process committed with trial changes, and the commits that
+        #: carried them (for tests and metrics).
         self.units_committed = 0
+        self.commits = 0
 
     # -- the studies table ------------------------------------------------------------------
 
@@ -258,33 +273,116 @@ class StudyLog:
         """A :class:`Unit` on the study, committed when the block ends without an exception.
 
         The study is locked for the whole block (other units on it wait; other studies do
-        not), and the unit sees every change committed before it."""
+        not), and the unit sees every change committed before it. On PostgreSQL, a unit
+        that ends while other threads are queued for the study (:meth:`queue`) may commit
+        together with theirs (see :mod:`hpo.storage._groups`)."""
         model = self._model(study_id)
-        lock = (STUDY_LOCK_KEY, study_id % 2**31)
-        with self.sql.locked_write(lock, _TAIL, (study_id, model.seq)) as transaction:
-            with self._model_lock(study_id):
-                model.apply_rows(transaction.rows)
-            self._alive(model)
-            unit = Unit(self, model, transaction)
-            yield unit
-            appending = time.perf_counter()
-            seq = model.seq + 1
-            for statement in unit._take_deferred():
-                transaction.at_commit(statement)
-            if unit.draft.ops:
-                transaction.at_commit(
-                    Statement(_APPEND, (study_id, seq, encode_ops(unit.draft.ops)))
-                )
-                counts = unit.draft.counts()
-                if counts != model.counts:
-                    transaction.at_commit(Statement(_COUNTS, (json.dumps(counts), study_id)))
+        self._queues.opened(study_id)
+        group = self._queues.take(model)
+        joined = group is not None
+        if group is None:
+            lock = (STUDY_LOCK_KEY, study_id % 2**31)
+            group = Group(model, self.sql.open_locked(lock, _TAIL, (study_id, model.seq)))
+        transaction = group.transaction
+        unit: Unit | None = None
+        try:
+            with self.sql.in_transaction(transaction):
+                with self._model_lock(study_id):
+                    model.apply_rows(() if joined else transaction.rows)
+                self._alive(model)
+                unit = Unit(self, model, transaction, group.pending if joined else None)
+                group.pending = []
+                yield unit
+        except BaseException:
+            self._unit_failed(group, unit)
+            raise
+        try:
+            self._unit_done(group, unit)
+        except BaseException as e:
+            if not group.done.is_set():  # it failed before its commit was tried
+                self._fail(group, e)
+            raise
+
+    def _unit_done(self, group: Group, unit: Unit) -> None:
+        model = group.model
+        closing = unit._take_deferred()
         if unit.draft.ops:
-            observe_journal_append(time.perf_counter() - appending)
-            with self._model_lock(study_id):
-                self.units_committed += 1
-                if model.seq < seq:
-                    unit.draft.install(seq)
-            self._maybe_snapshot(model)
+            seq = model.seq + 1
+            closing.append(Statement(_APPEND, (model.study_id, seq, encode_ops(unit.draft.ops))))
+            counts = unit.draft.counts()
+            if counts != model.counts:
+                closing.append(Statement(_COUNTS, (json.dumps(counts), model.study_id)))
+            with self._model_lock(model.study_id):  # the next unit of the group builds on it
+                unit.draft.install(seq)
+            group.changed += 1
+        group.pending.extend(closing)
+        group.seq = model.seq
+        group.units += 1
+        self._end_unit(group)
+
+    def _unit_failed(self, group: Group, unit: Unit | None) -> None:
+        """Undo a unit that raised: alone when it joined a group (its savepoint), else the
+        whole transaction."""
+        if group.units == 0:
+            self.sql.end(group.transaction, commit=False)
+            return
+        try:
+            if unit is not None and unit.sent_savepoint:
+                self.sql.rollback_to(group.transaction, SAVEPOINT_NAME)
+            elif unit is not None:  # nothing of it reached the database: keep the rest
+                group.pending = unit.before_savepoint
+        except BaseException as e:
+            self._fail(group, e)
+            return
+        with contextlib.suppress(Exception):  # its members learn of a failed commit
+            self._end_unit(group)
+
+    def _end_unit(self, group: Group) -> None:
+        study_id = group.model.study_id
+        if self.sql.postgresql and self._queues.may_park(study_id, group):
+            self._queues.park(study_id, group)
+        else:
+            self._commit(group)
+
+    def _commit(self, group: Group) -> None:
+        """Commit every unit of ``group``; on failure, each fails and the study is reloaded."""
+        frozen = self._snapshot_due(group.model)  # exactly what this commit makes durable
+        group.transaction.closing = group.pending
+        committing = time.perf_counter()
+        try:
+            self.sql.end(group.transaction, commit=True)
+        except BaseException as e:
+            self._fail(group, e, frozen)
+            raise
+        if group.changed:
+            observe_journal_append(time.perf_counter() - committing)
+        with self._lock:
+            self.units_committed += group.changed
+            self.commits += 1
+        group.done.set()
+        if frozen is not None:
+            self._start_snapshot(frozen)
+
+    def _fail(self, group: Group, error: BaseException, frozen: StudyModel | None = None) -> None:
+        with contextlib.suppress(Exception):
+            self.sql.end(group.transaction, commit=False)
+        self.forget(group.model.study_id)  # it holds units that were not committed
+        if frozen is not None:
+            with self._lock:
+                self._snapshots_running.discard(frozen.study_id)
+        group.error = error
+        group.done.set()
+
+    def queue(self, study_id: int) -> contextlib.AbstractContextManager[None]:
+        """Announce that this thread will open a unit on the study inside the block, where it
+        waits for its turn: its unit may then commit with the ones before and after it (see
+        :mod:`hpo.storage._groups`); when the block ends, it has."""
+        return self._queues.queue(study_id)
+
+    def settle(self, study_id: int) -> None:
+        """Commit what units of the study left open for the next one (call it holding the
+        study's turn, before work on it that does not go through a unit)."""
+        self._queues.settle(study_id)
 
     def delete(self, study_id: int) -> None:
         """Delete the study, its log and every row that refers to it, in one transaction.
@@ -372,15 +470,21 @@ class StudyLog:
     # -- snapshots --------------------------------------------------------------------------
 
     def _maybe_snapshot(self, model: StudyModel, after_load: bool = False) -> None:
+        frozen = self._snapshot_due(model, after_load)
+        if frozen is not None:
+            self._start_snapshot(frozen, SNAPSHOT_AFTER_LOAD_DELAY if after_load else 0.0)
+
+    def _snapshot_due(self, model: StudyModel, after_load: bool = False) -> StudyModel | None:
+        """The model as of now, frozen, when it is due a snapshot (none is being written)."""
         last = self._snapshotted.get(model.study_id, -1)
         if model.seq - last < self._snapshot_every and not (after_load and model.seq > last):
-            return
+            return None
         with self._lock:
             if model.study_id in self._snapshots_running:
-                return
+                return None
             self._snapshots_running.add(model.study_id)
         # Trials are never changed in place: the list read here is the model at ``seq``.
-        frozen = StudyModel(
+        return StudyModel(
             model.study_id,
             model.name,
             model.directions,
@@ -390,11 +494,10 @@ class StudyLog:
             model.seq,
             counts=model.counts,
         )
+
+    def _start_snapshot(self, frozen: StudyModel, delay: float = 0.0) -> None:
         threading.Thread(
-            target=self._write_snapshot,
-            args=(frozen, SNAPSHOT_AFTER_LOAD_DELAY if after_load else 0.0),
-            name="hpo-snapshot",
-            daemon=True,
+            target=self._write_snapshot, args=(frozen, delay), name="hpo-snapshot", daemon=True
         ).start()
 
     def _write_snapshot(self, model: StudyModel, delay: float) -> None:
