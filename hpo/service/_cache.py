@@ -93,9 +93,11 @@ class StudyCache:
             with self._storage.studies.queue(runtime.study_id), runtime.lock:
                 yield
         except UnavailableError:
-            # Its unit may have been lost with a group commit: rebuild from the database
-            # what this process held of the study (its running trials' Optuna objects too).
-            self._drop(runtime.name)
+            # Its unit may have been lost with a group commit: the running trials' Optuna
+            # objects may hold what it did (a suggested value), so they are built anew from
+            # the database. (The runtime itself stays: a new one would bring a second lock.)
+            with runtime.lock:
+                runtime.running.clear()
             raise
 
     @contextlib.contextmanager

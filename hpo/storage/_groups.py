@@ -17,14 +17,22 @@ parked group nobody is queued for any more is committed by the last thread to le
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
+from hpo.errors import UnavailableError
+from hpo.storage._engine import DATABASE_WAIT_SECONDS
 from hpo.storage._sql import Statement, WriteTransaction
 from hpo.storage._trial_log import StudyModel
 
+_logger = logging.getLogger(__name__)
+
 #: The most units one commit carries (the first one's caller waits for all of them).
 GROUP_MAX_UNITS = 16
+#: The longest a caller waits for the commit of its parked unit (a commit is bounded by
+#: DATABASE_WAIT_SECONDS; this only ends a wait that a fault would make endless).
+OUTCOME_WAIT_SECONDS = 4 * DATABASE_WAIT_SECONDS
 #: Each unit after the first of a group runs behind this savepoint.
 SAVEPOINT_NAME = "hpo_unit"
 SAVEPOINT = Statement(f"SAVEPOINT {SAVEPOINT_NAME}")
@@ -47,8 +55,11 @@ class Group:
         self.error: BaseException | None = None
 
     def outcome(self) -> None:
-        """Wait for the commit; raise what made it fail."""
-        self.done.wait()
+        """Wait for the commit; raise what made it fail. A commit that never comes (a
+        fault of hpo's) ends the wait after :data:`OUTCOME_WAIT_SECONDS` as UNAVAILABLE."""
+        if not self.done.wait(OUTCOME_WAIT_SECONDS):
+            _logger.error("a group commit of study %d never ended", self.model.study_id)
+            raise UnavailableError("the commit of this call did not end; retry later")
         if self.error is not None:
             raise self.error
 
@@ -93,7 +104,7 @@ class StudyQueues:
             self._settle_unqueued(study_id)
             for group in groups:
                 if failed:  # the caller's own error wins; its units still commit or not
-                    group.done.wait()
+                    group.done.wait(OUTCOME_WAIT_SECONDS)
                 else:
                     group.outcome()
 
@@ -127,13 +138,17 @@ class StudyQueues:
             and bool(self._queued.get(study_id))
         )
 
-    def park(self, study_id: int, group: Group) -> None:
-        """Leave ``group`` for the next unit on the study; this thread waits for its commit
-        when it leaves its queue() block."""
-        self._here.parked.setdefault(study_id, []).append(group)
+    def park(self, study_id: int, group: Group) -> bool:
+        """Leave ``group`` for the next unit on the study (False, and nothing done, when
+        another group is parked there); this thread waits for its commit when it leaves its
+        queue() block."""
         with self._lock:
+            if study_id in self._parked:
+                return False
             self._parked[study_id] = group
+        self._here.parked.setdefault(study_id, []).append(group)
         self._settle_unqueued(study_id)  # whoever was queued may have left meanwhile
+        return True
 
     def settle(self, study_id: int) -> None:
         """Commit the group parked for the study, if any (before work on the study that does

@@ -22,6 +22,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpo._metrics import observe_journal_append
+from hpo.errors import UnavailableError
 from hpo.storage._groups import SAVEPOINT, SAVEPOINT_NAME, Group, StudyQueues
 from hpo.storage._sql import RawSql, Statement, WriteTransaction
 from hpo.storage._trial_log import (
@@ -50,6 +51,8 @@ SNAPSHOT_AFTER_LOAD_DELAY = 1.0
 
 _STUDY_COLUMNS = "study_id, name, directions, user_attrs, system_attrs, trial_counts"
 _TAIL = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq > ? ORDER BY seq"
+# A unit's opening read: the tail, from the model's own last row on (see _continues).
+_FROM = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq >= ? ORDER BY seq"
 _APPEND = "INSERT INTO hpo_study_log (study_id, seq, payload) VALUES (?, ?, ?)"
 _COUNTS = "UPDATE hpo_studies SET trial_counts = ? WHERE study_id = ?"
 _LEASE_START = (
@@ -71,6 +74,15 @@ _STUDY_TABLES = (
     "hpo_metrics",
     "hpo_artifacts",
 )
+
+
+def _continues(model: StudyModel, rows: Sequence[tuple[int, Any]]) -> bool:
+    """Whether the log ``rows`` read from the model's last row on (``seq >= model.seq``)
+    continue it: that row is there, or the study was deleted (its rows went; the tombstone
+    tells). Else the model is ahead of the database: it holds changes never committed."""
+    if model.seq < 0 or (rows and rows[0][0] == model.seq):
+        return True
+    return any(DELETED_OP in json.loads(payload) for _, payload in rows)
 
 
 class StudyGoneError(KeyError):
@@ -276,13 +288,9 @@ class StudyLog:
         not), and the unit sees every change committed before it. On PostgreSQL, a unit
         that ends while other threads are queued for the study (:meth:`queue`) may commit
         together with theirs (see :mod:`hpo.storage._groups`)."""
-        model = self._model(study_id)
         self._queues.opened(study_id)
-        group = self._queues.take(model)
-        joined = group is not None
-        if group is None:
-            lock = (STUDY_LOCK_KEY, study_id % 2**31)
-            group = Group(model, self.sql.open_locked(lock, _TAIL, (study_id, model.seq)))
+        model, group = self._opened_group(study_id)
+        joined = group.units > 0
         transaction = group.transaction
         unit: Unit | None = None
         try:
@@ -302,6 +310,26 @@ class StudyLog:
             if not group.done.is_set():  # it failed before its commit was tried
                 self._fail(group, e)
             raise
+
+    def _opened_group(self, study_id: int) -> tuple[StudyModel, Group]:
+        """The study's model and the group a unit on it runs in: the one parked for it, or
+        a new transaction holding the study's lock."""
+        lock = (STUDY_LOCK_KEY, study_id % 2**31)
+        for _ in range(3):
+            model = self._model(study_id)
+            group = self._queues.take(model)
+            if group is not None:
+                return model, group
+            transaction = self.sql.open_locked(lock, _FROM, (study_id, model.seq))
+            # Checked holding the lock: the model may hold a group's changes that were not
+            # committed (its connection was lost, which freed the lock, and its commit failed
+            # or has yet to).
+            if not model.lost and _continues(model, transaction.rows):
+                return model, Group(model, transaction)
+            self.sql.end(transaction, commit=False)
+            model.lost = True
+            self.forget(study_id)
+        raise UnavailableError(f"study {study_id} changed while it was loaded; retry later")
 
     def _unit_done(self, group: Group, unit: Unit) -> None:
         model = group.model
@@ -339,9 +367,8 @@ class StudyLog:
 
     def _end_unit(self, group: Group) -> None:
         study_id = group.model.study_id
-        if self.sql.postgresql and self._queues.may_park(study_id, group):
-            self._queues.park(study_id, group)
-        else:
+        parked = self.sql.postgresql and self._queues.may_park(study_id, group)
+        if not (parked and self._queues.park(study_id, group)):
             self._commit(group)
 
     def _commit(self, group: Group) -> None:
@@ -364,9 +391,10 @@ class StudyLog:
             self._start_snapshot(frozen)
 
     def _fail(self, group: Group, error: BaseException, frozen: StudyModel | None = None) -> None:
-        with contextlib.suppress(Exception):
+        group.model.lost = True  # it holds units that were not committed (set before the
+        with contextlib.suppress(Exception):  # rollback frees the study's lock)
             self.sql.end(group.transaction, commit=False)
-        self.forget(group.model.study_id)  # it holds units that were not committed
+        self.forget(group.model.study_id)
         if frozen is not None:
             with self._lock:
                 self._snapshots_running.discard(frozen.study_id)

@@ -103,6 +103,9 @@ class StudyModel:
     trials: TrialList = field(default_factory=TrialList)
     seq: int = -1
     deleted: bool = False
+    #: Set when changes installed in it were not committed after all (a failed group
+    #: commit): it must not be built on again; the study is loaded anew.
+    lost: bool = False
     #: Trials by state name, kept up to date as changes are installed.
     counts: dict[str, int] = field(default_factory=dict)
     #: The distribution each parameter name has in this study (they must stay compatible).
