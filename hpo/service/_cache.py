@@ -12,7 +12,8 @@ from hpo.errors import StudyNotFoundError, UnavailableError
 from hpo.service._access import require_access
 from hpo.service._runtime import StaleStudyError, StudyRuntime
 from hpo.service._warm_start import WarmStartRecord, load_sources
-from hpo.storage._studies import StudyGoneError, StudyRow, Unit
+from hpo.storage._studies import StudyGoneError, StudyRow
+from hpo.storage._unit import Unit
 
 if TYPE_CHECKING:
     from hpo.storage import Storage

@@ -18,7 +18,7 @@ from hpo.storage._trial_log import split_trial_id
 
 if TYPE_CHECKING:
     from hpo.storage import Storage
-    from hpo.storage._studies import Unit
+    from hpo.storage._unit import Unit
 
 _logger = logging.getLogger("hpo.service")
 LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"

@@ -25,7 +25,7 @@ from hpo.service import _limits as limits
 from hpo.service._algorithms import check_sampler_param
 from hpo.service._rules import suggest_param
 from hpo.service._runtime import StudyRuntime
-from hpo.storage._studies import Unit
+from hpo.storage._unit import Unit
 
 #: The trial's system attribute holding what Ask proposed (name -> Optuna's internal value).
 PROPOSALS_ATTR = "hpo:proposals"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hpo.errors import InvalidArgumentError
 from hpo.service._runtime import StudyRuntime
 from hpo.storage import Storage
-from hpo.storage._studies import Unit
+from hpo.storage._unit import Unit
 
 
 class RequestLedger:

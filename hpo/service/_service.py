@@ -64,8 +64,9 @@ from hpo.service._warm_start import (
 from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import ConditionFailedError
-from hpo.storage._studies import StudyGoneError, Unit
+from hpo.storage._studies import StudyGoneError
 from hpo.storage._trial_log import split_trial_id, state_op
+from hpo.storage._unit import Unit
 
 _logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpo._optuna_adapter import FrozenStudy
 from hpo.storage._engine import DuplicateKeyError, create_engine
 from hpo.storage._sql import RawSql, Statement
-from hpo.storage._studies import StudyGoneError, StudyLog, Unit
+from hpo.storage._studies import StudyGoneError, StudyLog
 from hpo.storage._trial_log import (
     attr_op,
     intermediate_op,
@@ -38,6 +38,7 @@ from hpo.storage._trial_log import (
     trial_op,
     writable_copy,
 )
+from hpo.storage._unit import Unit
 
 _STUDY_ATTR_COLUMN = {"ua": "user_attrs", "sa": "system_attrs"}
 

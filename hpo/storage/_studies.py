@@ -19,25 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
 
 from hpo._metrics import observe_journal_append
 from hpo.errors import UnavailableError
-from hpo.storage._groups import SAVEPOINT, SAVEPOINT_NAME, Group, StudyQueues
-from hpo.storage._sql import RawSql, Statement, WriteTransaction
+from hpo.storage._groups import SAVEPOINT_NAME, Group, StudyQueues
+from hpo.storage._sql import RawSql, Statement
 from hpo.storage._trial_log import (
     DELETED_OP,
-    MAX_TRIALS_PER_STUDY,
-    Draft,
-    Op,
     StudyModel,
     directions_from_json,
     directions_to_json,
     encode_ops,
     json_dict,
-    state_op,
-    trial_id_of,
 )
+from hpo.storage._unit import Unit
 
 _logger = logging.getLogger(__name__)
 
@@ -55,11 +50,6 @@ _TAIL = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq > ? O
 _FROM = "SELECT seq, payload FROM hpo_study_log WHERE study_id = ? AND seq >= ? ORDER BY seq"
 _APPEND = "INSERT INTO hpo_study_log (study_id, seq, payload) VALUES (?, ?, ?)"
 _COUNTS = "UPDATE hpo_studies SET trial_counts = ? WHERE study_id = ?"
-_LEASE_START = (
-    "INSERT INTO hpo_leases (trial_id, study_id, client_id, heartbeat_at) VALUES (?, ?, '', ?) "
-    "ON CONFLICT (trial_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
-)
-_LEASE_END = "DELETE FROM hpo_leases WHERE trial_id = ?"
 # Every table with rows of one study (the model registry keeps its versions: it names the
 # study and trial, and a deleted study's model stays loadable).
 _STUDY_TABLES = (
@@ -111,89 +101,6 @@ class StudyRow:
             dict(json_dict(system_attrs)),
             dict(json_dict(counts)),
         )
-
-
-class Unit:
-    """One unit of work on one study: one database transaction, holding the study's lock.
-
-    Everything done through it commits together when the ``with`` block that opened it
-    (:meth:`StudyLog.transaction`) ends, or not at all: the trial changes (kept as a
-    :class:`Draft` and written as one log row), the lease rows that follow a trial's state,
-    and every :class:`Statement` run with :meth:`execute` (budgets, request ids, ...).
-    Nothing waits for a later write to carry it: a statement runs when it is given.
-    """
-
-    def __init__(
-        self,
-        log: StudyLog,
-        model: StudyModel,
-        transaction: WriteTransaction,
-        group_pending: list[Statement] | None = None,
-    ) -> None:
-        self.study_id = model.study_id
-        self.draft = Draft(model)
-        self._log = log
-        self._transaction = transaction
-        #: In a group (``group_pending``: what the units before it left to send), the unit
-        #: starts with its savepoint; until that is sent, failing undoes nothing sent.
-        self.before_savepoint = group_pending or []
-        self._deferred = [*self.before_savepoint, SAVEPOINT] if group_pending is not None else []
-        self.sent_savepoint = group_pending is None
-        self.now = time.time()
-
-    # -- SQL in this transaction ------------------------------------------------------------
-
-    def execute(self, statement: Statement) -> None:
-        """Run ``statement`` now, inside this unit: a failed guard aborts the unit, a
-        conflict raises here (with every deferred statement run before it, in order)."""
-        self._log.sql.execute_all(self._transaction.cursor, [*self._take_deferred(), statement])
-
-    def defer(self, statement: Statement) -> None:
-        """Run ``statement`` (no guard) later in this unit: with the next :meth:`execute` or
-        :meth:`query`, else with the commit (no round trip of its own). Its failure still
-        aborts the whole unit, at that point."""
-        if statement.guard:
-            raise ValueError("a guarded statement must run now: use execute")
-        self._deferred.append(statement)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read inside this unit (it sees the unit's own writes)."""
-        deferred = self._take_deferred()
-        return self._log.sql.execute_all(
-            self._transaction.cursor, deferred, then=Statement(sql, tuple(params))
-        )
-
-    def _take_deferred(self) -> list[Statement]:
-        deferred, self._deferred = self._deferred, []
-        self.sent_savepoint = True
-        return deferred
-
-    # -- trial changes ----------------------------------------------------------------------
-
-    def record(self, op: Op) -> None:
-        self.draft.record(op)
-
-    def add_trial(self, op: Op) -> int:
-        """Create a trial from a full ``trial`` operation; its number is the next one."""
-        number = self.draft.n_trials
-        if number >= MAX_TRIALS_PER_STUDY:
-            raise OverflowError(f"study {self.study_id} has {number} trials, the most allowed")
-        self.record({**op, "n": number})
-        if op["s"] == TrialState.RUNNING.value:
-            self._lease_start(number)
-        return number
-
-    def set_state(self, number: int, state: TrialState, values: Sequence[float] | None) -> None:
-        """Change a trial's state; a running trial gets a lease row, a finished one loses it."""
-        self.record(state_op(number, state, values, self.now))
-        if state == TrialState.RUNNING:
-            self._lease_start(number)
-        elif state.is_finished():
-            self.defer(Statement(_LEASE_END, (trial_id_of(self.study_id, number),)))
-
-    def _lease_start(self, number: int) -> None:
-        trial_id = trial_id_of(self.study_id, number)
-        self.defer(Statement(_LEASE_START, (trial_id, self.study_id, self.now)))
 
 
 class StudyLog:
@@ -298,7 +205,7 @@ class StudyLog:
                 with self._model_lock(study_id):
                     model.apply_rows(() if joined else transaction.rows)
                 self._alive(model)
-                unit = Unit(self, model, transaction, group.pending if joined else None)
+                unit = Unit(self.sql, model, transaction, group.pending if joined else None)
                 group.pending = []
                 yield unit
         except BaseException:
