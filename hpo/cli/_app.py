@@ -23,7 +23,7 @@ from hpo.errors import HpoError
 
 app = typer.Typer(
     name="hpo",
-    help="Hyperparameter optimization as a service: run a coordinator, inspect studies.",
+    help="Hyperparameter optimization as a service: run sweeps on Ray, run a coordinator, inspect studies.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -58,7 +58,7 @@ def _connection_settings(
         ),
     ] = False,
 ) -> None:
-    """Hyperparameter optimization as a service: run a coordinator, inspect studies."""
+    """Hyperparameter optimization as a service: run sweeps on Ray, run a coordinator, inspect studies."""
     # Every client call in this process (and Ray workers it starts) reads these.
     for name, value in (
         ("HPO_TOKEN", token),

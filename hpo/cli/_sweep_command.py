@@ -68,7 +68,12 @@ def sweep(
     coordinator: CoordinatorOption = None,
     db: DbOption = None,
     resume: Annotated[
-        bool, typer.Option(help="Go on with an existing study; fail if there is none.")
+        bool,
+        typer.Option(
+            help="Require an existing study (fail if there is none). Without it a sweep "
+            "still goes on with an existing study of that name; it starts a new one only "
+            "when there is none."
+        ),
     ] = False,
     max_failures: Annotated[
         int | None,
