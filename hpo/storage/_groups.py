@@ -43,10 +43,9 @@ class Group:
 
     def __init__(self, model: StudyModel, transaction: WriteTransaction) -> None:
         self.model = model
+        #: Its ``closing`` holds what the units that ended left to send (it goes first with
+        #: the next unit's first statement, or with the COMMIT).
         self.transaction = transaction
-        #: Closing statements of the units that ended, not sent yet (they go first with the
-        #: next unit's first statement, or with the COMMIT).
-        self.pending: list[Statement] = []
         #: The model's seq once the last unit that ended was installed.
         self.seq = model.seq
         self.units = 0

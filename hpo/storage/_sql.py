@@ -42,18 +42,14 @@ class Statement:
 
 @dataclass
 class WriteTransaction:
-    """An open write transaction of :meth:`RawSql.locked_write` (or :meth:`RawSql.open_locked`):
-    ``rows`` of its opening read, a ``cursor`` for statements that must run now, and
-    :meth:`at_commit` for those that can go with the COMMIT."""
+    """An open write transaction of :meth:`RawSql.open_locked`, ended by :meth:`RawSql.end`
+    (in any thread): ``rows`` of its opening read, a ``cursor`` for statements that must run
+    now, and ``closing``, statements (no guards) that go with the COMMIT, in its round trip."""
 
+    conn: Any
     cursor: Any
     rows: list[tuple[Any, ...]]
     closing: list[Statement] = field(default_factory=list)
-    conn: Any = None
-
-    def at_commit(self, statement: Statement) -> None:
-        """Run ``statement`` (no guard) just before the commit, in the same round trip."""
-        self.closing.append(statement)
 
 
 class RawSql:
@@ -124,21 +120,6 @@ class RawSql:
                 conn.close()
 
     @contextlib.contextmanager
-    def locked_write(
-        self, lock: tuple[int, int], sql: str, params: Sequence[Any]
-    ) -> Iterator[WriteTransaction]:
-        """:meth:`write` holding ``lock``, opened together with the read ``sql``: one round
-        trip on PostgreSQL to begin (and one to end: see :meth:`WriteTransaction.at_commit`)."""
-        transaction = self.open_locked(lock, sql, params)
-        try:
-            with self.in_transaction(transaction):
-                yield transaction
-        except BaseException:
-            self.end(transaction, commit=False)
-            raise
-        self.end(transaction, commit=True)
-
-    @contextlib.contextmanager
     def in_transaction(self, transaction: WriteTransaction) -> Iterator[None]:
         """Around work in an open ``transaction``: database errors become hpo's, and a lost
         connection is discarded with its pool."""
@@ -146,12 +127,11 @@ class RawSql:
             yield
 
     def open_locked(self, lock: tuple[int, int], sql: str, params: Sequence[Any]) -> WriteTransaction:
-        """The opening of :meth:`locked_write`, for a transaction that outlives one block (and
-        may be ended by another thread): end it with :meth:`end`."""
+        """A write transaction holding ``lock``, opened together with the read ``sql``: one
+        round trip on PostgreSQL to begin (and one to end: see ``closing``). SQLite takes
+        the database's write lock instead. End it with :meth:`end`."""
         with translate_db_errors():
-            conn, transaction = self._open_locked(lock, sql, params)
-        transaction.conn = conn
-        return transaction
+            return self._open_locked(lock, sql, params)
 
     def end(self, transaction: WriteTransaction, commit: bool) -> None:
         """Commit ``transaction`` (its closing statements first) or roll it back, and return
@@ -180,19 +160,18 @@ class RawSql:
 
     def _open_locked(
         self, lock: tuple[int, int], sql: str, params: Sequence[Any]
-    ) -> tuple[Any, WriteTransaction]:
+    ) -> WriteTransaction:
         def begin(conn: Any) -> WriteTransaction:
             cursor = conn.cursor()
             if not self.postgresql:
                 cursor.execute("BEGIN IMMEDIATE")
                 cursor.execute(self.sql(sql), tuple(params))
-                return WriteTransaction(cursor, list(cursor.fetchall()))
+                return WriteTransaction(conn, cursor, list(cursor.fetchall()))
             locking = Statement("SELECT pg_advisory_xact_lock(?, ?)", lock)
-            return WriteTransaction(
-                cursor, self.execute_all(cursor, [locking], then=Statement(sql, params))
-            )
+            rows = self.execute_all(cursor, [locking], then=Statement(sql, params))
+            return WriteTransaction(conn, cursor, rows)
 
-        return self._opened(begin)
+        return self._opened(begin)[1]
 
     def _opened(self, first: Callable[[Any], _T]) -> tuple[Any, _T]:
         """A pooled connection and what ``first`` (its first round trip) returned. When that

@@ -205,8 +205,8 @@ class StudyLog:
                 with self._model_lock(study_id):
                     model.apply_rows(() if joined else transaction.rows)
                 self._alive(model)
-                unit = Unit(self.sql, model, transaction, group.pending if joined else None)
-                group.pending = []
+                unit = Unit(self.sql, model, transaction, transaction.closing if joined else None)
+                transaction.closing = []
                 yield unit
         except BaseException:
             self._unit_failed(group, unit)
@@ -250,7 +250,7 @@ class StudyLog:
             with self._model_lock(model.study_id):  # the next unit of the group builds on it
                 unit.draft.install(seq)
             group.changed += 1
-        group.pending.extend(closing)
+        group.transaction.closing.extend(closing)
         group.seq = model.seq
         group.units += 1
         self._end_unit(group)
@@ -265,7 +265,7 @@ class StudyLog:
             if unit is not None and unit.sent_savepoint:
                 self.sql.rollback_to(group.transaction, SAVEPOINT_NAME)
             elif unit is not None:  # nothing of it reached the database: keep the rest
-                group.pending = unit.before_savepoint
+                group.transaction.closing = unit.before_savepoint
         except BaseException as e:
             self._fail(group, e)
             return
@@ -281,7 +281,6 @@ class StudyLog:
     def _commit(self, group: Group) -> None:
         """Commit every unit of ``group``; on failure, each fails and the study is reloaded."""
         frozen = self._snapshot_due(group.model)  # exactly what this commit makes durable
-        group.transaction.closing = group.pending
         committing = time.perf_counter()
         try:
             self.sql.end(group.transaction, commit=True)
