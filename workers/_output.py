@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import ray
+from hpo.workers._local_ray import stop_ray
 
 _logger = logging.getLogger("hpo.workers")
 #: The longest the count waits: Ray's exit hook sleeps as long for late lines.
@@ -96,7 +97,7 @@ def leave_ray() -> None:
         return
     if not counter.wait_for(expected, DRAIN_SECONDS):
         _logger.debug("worker output still arriving after %.2fs", time.monotonic() - started)
-    ray.shutdown()
+    stop_ray()
 
 
 def _lines_written(logs: str, job: str, since: float) -> dict[tuple[str, bool], int]:

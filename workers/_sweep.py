@@ -23,7 +23,7 @@ from rich.markup import escape
 from hpo._address import is_loopback_address
 from hpo._wire import FAIL_REASON_ATTR
 from hpo.client import Study, resolve_address
-from hpo.client._embedded import budget_spent_in_embedded
+from hpo.client._embedded import budget_spent_in_embedded, preparing_embedded
 from hpo.errors import FailedPreconditionError, HpoError
 
 _logger = logging.getLogger("hpo.workers")
@@ -131,7 +131,8 @@ def run_sweep(
     # (asked of the database itself, which starts no thread).
     spent = coordinator is None and budget_spent_in_embedded(storage, study)
     if not spent:
-        _ensure_ray(ray_address, console)
+        with preparing_embedded(coordinator is None):  # Ray's start mostly waits
+            _ensure_ray(ray_address, console)
     pool = None if spent else WorkerPool(workers, resources, study, loader)
     try:
         address = resolve_address(coordinator, storage)
