@@ -214,3 +214,45 @@ def test_a_spent_budget_is_read_from_the_database_however_it_is_named(
     assert other != url
     assert not budget_spent_in_embedded(other, "spent")
     assert not (tmp_path / "other.db").exists()
+
+
+_PREPARE = """
+import sys
+from hpo.client._embedded import preparing_embedded
+address, storage = (sys.argv[1] or None), (sys.argv[2] or None)
+with preparing_embedded(address, storage):
+    pass
+print("hpo.server" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("address", "storage", "env_address", "imported"),
+    [
+        ("", "sqlite:///x.db", "", "True"),  # an embedded coordinator will start
+        ("", "", "", "True"),  # on the default database
+        ("127.0.0.1:1", "", "", "False"),  # a running coordinator: nothing to prepare
+        ("", "", "127.0.0.1:1", "False"),  # ... named by HPO_ADDRESS
+    ],
+)
+def test_the_embedded_coordinator_is_prepared_only_when_one_will_start(
+    tmp_path, address: str, storage: str, env_address: str, imported: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HPO_ADDRESS", "HPO_DB")}
+    if env_address:
+        env["HPO_ADDRESS"] = env_address
+    done = subprocess.run(
+        [sys.executable, "-c", _PREPARE, address, storage],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == imported
+    assert list(tmp_path.iterdir()) == []  # preparing opens no database

@@ -131,7 +131,7 @@ def run_sweep(
     # (asked of the database itself, which starts no thread).
     spent = coordinator is None and budget_spent_in_embedded(storage, study)
     if not spent:
-        with preparing_embedded(coordinator is None):  # Ray's start mostly waits
+        with preparing_embedded(coordinator, storage):  # Ray's start mostly waits
             _ensure_ray(ray_address, console)
     pool = None if spent else WorkerPool(workers, resources, study, loader)
     try:

@@ -122,15 +122,16 @@ def _no_such_sqlite_file(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def preparing_embedded(needed: bool = True) -> Iterator[None]:
-    """While the body runs (a local Ray starting, which mostly waits), import the embedded
-    coordinator's modules in a thread: a fifth of a second its start then saves.
+def preparing_embedded(address: str | None, storage: str | None) -> Iterator[None]:
+    """While the body runs (a local Ray starting, which mostly waits), import the modules of
+    the embedded coordinator :func:`resolve_address` will start for ``address`` and
+    ``storage`` (none when it names a running one): a fifth of a second its start then saves.
 
     The thread only imports: it starts no thread and opens no socket or channel, so
     the processes the body forks meanwhile inherit nothing a coordinator holds (Ray's
     children run only code imported before, then exec). A failed import is left to the
     coordinator's start, which meets it again and says what is wrong."""
-    if not needed or "hpo.server" in sys.modules:
+    if address or embedded_storage(storage) is None or "hpo.server" in sys.modules:
         yield
         return
     thread = threading.Thread(target=_import_quietly, args=("hpo.server",), daemon=True)
