@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import hpo
+from tests.conftest import user_environment
 
 HPO = [sys.executable, "-m", "hpo.cli"]
 
@@ -182,6 +183,35 @@ def test_a_sqlite_file_in_a_missing_folder_is_named_not_retried(hpo_cli, tmp_pat
         "(sqlite:///no/such/hpo.db)\n"
     )
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("notascheme://x", "notascheme://x: no database driver for 'notascheme' here"),
+        ("mysql://u@127.0.0.1:1/x", "mysql://u@127.0.0.1:1/x: no database driver for 'mysql'"),
+        ("postgresql://u:secret@h:port/x", "not a database URL (invalid literal for int()"),
+    ],
+)
+def test_a_database_url_hpo_cannot_open_is_one_line_before_anything_starts(
+    hpo_cli, tmp_path, url: str, said: str
+) -> None:
+    """An unknown database, a missing driver, a URL that does not parse: one line from every
+    command (a sweep says it before it starts Ray), never a password, nothing written."""
+    (tmp_path / "o.py").write_text("def f(trial):\n    return 0.0\n")
+    for command in (
+        ["studies", "list", "--db", url],
+        ["server", "--db", url, "--port", "0"],
+        ["sweep", "o.py:f", "--study", "s", "--trials", "1", "--db", url],
+    ):
+        # A Ray nobody can reach: a sweep that went to Ray first would fail on it instead.
+        env = user_environment(RAY_ADDRESS="127.0.0.1:1")
+        result = hpo_cli(*command, check=False, env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and said in lines[0] and "database:" in lines[0], lines
+        assert "secret" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.py"]
 
 
 def test_a_busy_port_is_one_line_and_touches_no_database(hpo_cli, tmp_path) -> None:

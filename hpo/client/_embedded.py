@@ -78,7 +78,6 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
     embedded = embedded_storage(storage)
     if embedded is None or _no_such_sqlite_file(embedded):
         return False
-    import sqlalchemy as sa
 
     from hpo.service._config import CONFIG_ATTR, StudyConfig
     from hpo.storage._engine import create_engine, normalize_url
@@ -86,11 +85,11 @@ def budget_spent_in_embedded(storage: str | None, study: str) -> bool:
     from hpo.storage._studies import StudyLog
 
     url = normalize_url(embedded)
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
-        return False
-    engine = create_engine(url)
+    engine = create_engine(url)  # a URL that cannot name a database: one line, before Ray
     try:
+        parsed = engine.url
+        if parsed.get_backend_name() == "sqlite" and not os.path.isfile(parsed.database or ""):
+            return False
         row = StudyLog(RawSql(engine)).find(study)
         config = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR)) if row else None
     except Exception as e:  # the usual path meets it again and reports it

@@ -32,7 +32,7 @@ def redact_url(url: str) -> str:
     """The URL with any password hidden, for logs and error messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):
         return "<unparseable database URL>"
 
 
@@ -47,11 +47,18 @@ def create_engine(url: str) -> sa.Engine:
     """An engine tuned for hpo's access pattern: many short transactions from many threads,
     none waiting on the database longer than :data:`DATABASE_WAIT_SECONDS`."""
     url = normalize_url(url)
-    parsed = sa.engine.make_url(url)
+    try:
+        parsed = sa.engine.make_url(url)
+    except (exc.ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
+        # Not echoed: a URL that does not parse cannot have its password hidden.
+        raise InvalidArgumentError.for_field(
+            "database",
+            f"not a database URL ({e}); e.g. sqlite:///hpo.db or postgresql://user@host/db",
+        ) from None
     wait = DATABASE_WAIT_SECONDS
     if parsed.get_backend_name() == "sqlite":
         _require_folder(parsed.database, url)
-        engine = sa.create_engine(
+        engine = _engine(
             url,
             connect_args={"check_same_thread": False, "timeout": wait},
             pool_size=8,
@@ -60,7 +67,7 @@ def create_engine(url: str) -> sa.Engine:
         )
         _configure_sqlite(engine)
         return engine
-    engine = sa.create_engine(
+    engine = _engine(
         url,
         pool_size=8,
         max_overflow=16,
@@ -73,6 +80,20 @@ def create_engine(url: str) -> sa.Engine:
     )
     _ping_after_idle(engine)
     return engine
+
+
+def _engine(url: str, **options: Any) -> sa.Engine:
+    """``sqlalchemy.create_engine``, with an unknown database or a missing driver said in one
+    line (the URL and what to do) instead of SQLAlchemy's traceback."""
+    try:
+        return sa.create_engine(url, **options)
+    except (exc.NoSuchModuleError, ImportError) as e:
+        name = sa.engine.make_url(url).drivername
+        raise InvalidArgumentError.for_field(
+            "database",
+            f"{redact_url(url)}: no database driver for {name!r} here ({e}); hpo runs on "
+            "sqlite:///FILE and postgresql://...",
+        ) from None
 
 
 #: A pooled PostgreSQL connection unused for longer than this is pinged before use.
