@@ -90,6 +90,28 @@ def test_stale_lease_is_failed_and_requeued_within_retry_budget(coordinator: Coo
     assert [t.state for t in study.trials] == [hpo.TrialState.FAIL, hpo.TrialState.FAIL]
 
 
+def test_an_ask_takes_back_the_budget_that_run_out_leases_held(tmp_path) -> None:
+    """A sweep killed mid-trial and run again at once: its dead workers' trials still hold
+    the whole budget until the reaper's next round; the new workers' Ask must not be told
+    "spent" (the sweep would end with them RUNNING) but fail them and get trials."""
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    with Coordinator(url, port=0, reap_interval=3600) as coordinator:  # no reaper round
+        study = hpo.create_study(
+            "b", trial_budget=2, lease_seconds=0.5, address=coordinator.address
+        )
+        with grpc.insecure_channel(coordinator.address) as channel:
+            stub = api_grpc.CoordinatorStub(channel)
+            for worker in ("dead-1", "dead-2"):  # raw calls: no SDK heartbeat renews them
+                assert not stub.Ask(api.AskRequest(study="b", client_id=worker)).budget_spent
+            assert stub.Ask(api.AskRequest(study="b", client_id="live")).budget_spent
+            time.sleep(0.8)  # both leases run out
+            again = stub.Ask(api.AskRequest(study="b", client_id="live"))
+        assert not again.budget_spent
+        states = [t.state for t in study.trials]
+        assert states.count(hpo.TrialState.FAIL) == 2, states  # failed and re-queued as WAITING
+        assert study.tell(again.trial.number, 1.0).state == hpo.TrialState.COMPLETE
+
+
 def test_live_heartbeats_keep_the_lease(coordinator: Coordinator) -> None:
     study = hpo.create_study("h", lease_seconds=0.6, address=coordinator.address)
     trial = study.ask()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpo._metrics import observe_leases_expired
 from hpo.service._config import CONFIG_ATTR, StudyConfig
 from hpo.service._runtime import StudyRuntime
 from hpo.service._views import ORIGINAL_TRIAL_ATTR, RETRY_HISTORY_ATTR
@@ -52,6 +53,18 @@ class LeaseExpiry:
                 _logger.exception(
                     "lease expiry for study id %d failed; other studies go on", study_id
                 )
+        return expired
+
+    def expire_study_leases(self, study: str, now: float | None = None) -> list[int]:
+        """:meth:`expire_stale_leases` for one study, named: the numbers of the trials failed."""
+        runtime = self._runtime(study)
+        leases = self._storage.leases.all_for_study(runtime.study_id)
+        if not leases:
+            return []
+        oldest = min(lease.heartbeat_at for lease in leases.values())
+        now = time.time() if now is None else now
+        expired = [number for _, number in self._expire_study(runtime.study_id, oldest, now)]
+        observe_leases_expired(len(expired))
         return expired
 
     def _expire_study(self, study_id: int, oldest: float, now: float) -> Iterator[tuple[str, int]]:

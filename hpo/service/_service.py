@@ -205,6 +205,21 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         search_space: Mapping[str, BaseDistribution] | None = None,
         lineage: str = "",
     ) -> AskOutcome:
+        outcome = self._ask(study, client_id, search_space, lineage)
+        # A trial whose lease ran out still holds a unit of the budget until the reaper's next
+        # round; a client that would be told "spent" now fails such trials and asks again
+        # (else a sweep run again right after one was killed ends with its trials RUNNING).
+        if outcome.budget_spent and self.expire_study_leases(study):
+            outcome = self._ask(study, client_id, search_space, lineage)
+        return outcome
+
+    def _ask(
+        self,
+        study: str,
+        client_id: str,
+        search_space: Mapping[str, BaseDistribution] | None,
+        lineage: str,
+    ) -> AskOutcome:
         runtime = self._runtime(study)
         space = runtime.config.search_space if search_space is None else search_space
         heartbeat = runtime.config.heartbeat_seconds
