@@ -177,9 +177,25 @@ def run_sweep(
         if stopped is not None:
             pool.stop()
             _fail_abandoned(handle, pool.worker_ids, f"sweep stopped: {stopped}")
-    counts = state_counts(handle.info())
+    info = handle.info()
+    counts = state_counts(info)
+    if stopped is None:
+        stopped = _held_elsewhere(counts, budget, info.lease_seconds)
     return _finish(
         handle, study, counts, started, stopped, pool.reports, register, progress, console
+    )
+
+
+def _held_elsewhere(counts: dict[str, int], budget: int, lease_seconds: float) -> str | None:
+    """Why the budget is not reached although every worker was told it is spent: trials
+    still RUNNING under other clients' leases (another sweep, or one killed moments ago)."""
+    running = counts["running"]
+    if running == 0 or counts["complete"] + counts["pruned"] >= budget:
+        return None
+    return (
+        f"{running} trial(s) still RUNNING under other clients' leases (a sweep on this study "
+        f"elsewhere, or one killed less than {lease_seconds:g} s ago, whose trials fail when "
+        "their leases run out): run the sweep again then to finish the budget"
     )
 
 

@@ -290,3 +290,29 @@ def test_every_line_the_objective_prints_is_in_the_sweeps_output(ray_cluster, tm
         said = set(re.findall(r"trial (\d+) says (\d)", done.stdout + done.stderr))
         missing = {(str(n), str(i)) for n in range(30) for i in range(3)} - said
         assert not missing, f"attempt {attempt}: lines lost: {sorted(missing)}"
+
+
+def test_a_sweep_short_of_its_budget_because_others_hold_trials_says_so(
+    ray_cluster, tmp_path
+) -> None:
+    """Every worker is told the budget is spent while another client still holds a trial
+    (another sweep, or one killed moments ago whose lease has not run out): the sweep does
+    not end as if it were done, it says why it is short and how to finish."""
+    storage = f"sqlite:///{tmp_path / 'held.db'}"
+    study = hpo.create_study("held", storage=storage, trial_budget=3, pruner="none")
+    held = study.ask()  # this process beats its lease: a live client elsewhere
+    done = hpo_sweep(
+        ray_cluster, tmp_path, objective("steady_objective"), "--study", "held",
+        "--workers", "2", "--db", storage,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "sweep stopped: 1 trial(s) still RUNNING under other clients' leases" in " ".join(
+        done.stdout.split()
+    ), done.stdout
+    assert "run the sweep again" in " ".join(done.stdout.split())
+    states = [t.state for t in _trials(storage, "held")]
+    assert states.count(hpo.TrialState.COMPLETE) == 2 and states.count(hpo.TrialState.RUNNING) == 1
+    study.tell(held, 1.0)
+    again = hpo_sweep(ray_cluster, tmp_path, objective("steady_objective"), "--study", "held",
+                      "--db", storage)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
