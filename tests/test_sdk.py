@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
@@ -9,6 +12,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 import hpo
 from hpo.client._embedded import budget_spent_in_embedded
 from hpo.server import Coordinator
+from tests.conftest import user_environment
 
 
 def objective(trial: hpo.Trial) -> float:
@@ -238,21 +242,9 @@ print("hpo.server" in sys.modules)
 def test_the_embedded_coordinator_is_prepared_only_when_one_will_start(
     tmp_path, address: str, storage: str, env_address: str, imported: str
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("HPO_ADDRESS", "HPO_DB")}
-    if env_address:
-        env["HPO_ADDRESS"] = env_address
-    done = subprocess.run(
-        [sys.executable, "-c", _PREPARE, address, storage],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = user_environment(**({"HPO_ADDRESS": env_address} if env_address else {}))
+    command = [sys.executable, "-c", _PREPARE, address, storage]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == imported
     assert list(tmp_path.iterdir()) == []  # preparing opens no database
