@@ -26,8 +26,9 @@ LEASE_EXPIRED = "lease expired: no heartbeat within {seconds:g} s"
 
 
 class LeaseExpiry:
-    """The part of :class:`StudyService` that expires leases (a mixin: it uses the service's
-    ``_runtime``, ``_turn``, ``_unit`` and ``_finish``)."""
+    """The part of :class:`StudyService` that expires leases and finds the trial a client
+    holds (a mixin: it uses the service's ``_runtime``, ``_turn``, ``_unit`` and
+    ``_finish``)."""
 
     # Provided by StudyService (declared here for readers and type checkers).
     _storage: Storage
@@ -66,6 +67,18 @@ class LeaseExpiry:
         expired = [number for _, number in self._expire_study(runtime.study_id, oldest, now)]
         observe_leases_expired(len(expired))
         return expired
+
+    def _held_trial(self, unit: Unit, client_id: str) -> FrozenTrial | None:
+        """The running trial ``client_id`` holds a lease on (renewed), releasing leases it
+        held on trials that finished meanwhile; None when it holds none."""
+        sql, params = self._storage.leases.held_by_query(unit.study_id, client_id)
+        for (held_id,) in unit.query(sql, params):
+            trial = unit.draft.trial(split_trial_id(held_id)[1])
+            if trial.state == TrialState.RUNNING:
+                unit.execute(self._storage.leases.renew_statement(held_id))
+                return trial
+            unit.defer(self._storage.leases.release_statement(held_id))
+        return None
 
     def _expire_study(self, study_id: int, oldest: float, now: float) -> Iterator[tuple[str, int]]:
         row = self._storage.studies.row(study_id)

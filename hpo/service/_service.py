@@ -65,7 +65,7 @@ from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
 from hpo.storage._sql import ConditionFailedError
 from hpo.storage._studies import StudyGoneError
-from hpo.storage._trial_log import split_trial_id, state_op
+from hpo.storage._trial_log import state_op
 from hpo.storage._unit import Unit
 
 _logger = logging.getLogger(__name__)
@@ -206,9 +206,8 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         lineage: str = "",
     ) -> AskOutcome:
         outcome = self._ask(study, client_id, search_space, lineage)
-        # A trial whose lease ran out still holds a unit of the budget until the reaper's next
-        # round; a client that would be told "spent" now fails such trials and asks again
-        # (else a sweep run again right after one was killed ends with its trials RUNNING).
+        # Trials whose leases ran out hold budget until the reaper's next round: a client
+        # that would be told "spent" fails them first (a killed sweep's rerun needs them).
         if outcome.budget_spent and self.expire_study_leases(study):
             outcome = self._ask(study, client_id, search_space, lineage)
         return outcome
@@ -456,16 +455,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
             yield self._ref(runtime, frozen)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _held_trial(self, unit: Unit, client_id: str) -> FrozenTrial | None:
-        sql, params = self._storage.leases.held_by_query(unit.study_id, client_id)
-        for (held_id,) in unit.query(sql, params):
-            trial = unit.draft.trial(split_trial_id(held_id)[1])
-            if trial.state == TrialState.RUNNING:
-                unit.execute(self._storage.leases.renew_statement(held_id))
-                return trial
-            unit.defer(self._storage.leases.release_statement(held_id))
-        return None
 
     @staticmethod
     def _waiting(unit: Unit) -> bool:
