@@ -58,13 +58,7 @@ class LeaseExpiry:
 
     def expire_study_leases(self, study: str, now: float | None = None) -> list[int]:
         """:meth:`expire_stale_leases` for one study, named: the numbers of the trials failed."""
-        runtime = self._runtime(study)
-        leases = self._storage.leases.all_for_study(runtime.study_id)
-        if not leases:
-            return []
-        oldest = min(lease.heartbeat_at for lease in leases.values())
-        now = time.time() if now is None else now
-        expired = [number for _, number in self._expire_study(runtime.study_id, oldest, now)]
+        expired = self._expire_runtime(self._runtime(study), time.time() if now is None else now)
         observe_leases_expired(len(expired))
         return expired
 
@@ -81,19 +75,27 @@ class LeaseExpiry:
         return None
 
     def _expire_study(self, study_id: int, oldest: float, now: float) -> Iterator[tuple[str, int]]:
+        """The study's run-out leases expired, its row read first: a study is loaded only
+        when its ``oldest`` heartbeat ran out."""
         row = self._storage.studies.row(study_id)
         if row is None:
             return
         lease_seconds = StudyConfig.from_json(row.system_attrs.get(CONFIG_ATTR)).lease_seconds
         if now - oldest <= lease_seconds:
             return
-        runtime = self._runtime(row.name)
-        leases = self._storage.leases.all_for_study(study_id)
+        for number in self._expire_runtime(self._runtime(row.name), now):
+            yield row.name, number
+
+    def _expire_runtime(self, runtime: StudyRuntime, now: float) -> list[int]:
+        """Fail the study's running trials whose leases ran out by ``now``, by number."""
+        leases = self._storage.leases.all_for_study(runtime.study_id)
+        expired = []
         for lease in sorted(leases.values(), key=lambda lease: lease.trial_id):  # by number
-            if now - lease.heartbeat_at > lease_seconds:
+            if now - lease.heartbeat_at > runtime.config.lease_seconds:
                 number = self._expire(runtime, lease.trial_id, now)
                 if number is not None:
-                    yield runtime.name, number
+                    expired.append(number)
+        return expired
 
     def _expire(self, runtime: StudyRuntime, expired_id: int, now: float) -> int | None:
         """Fail the trial if its lease still ran out (checked inside the unit); its number."""
