@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which keeps
         # every committed transaction across a process crash (not across power loss).
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(DATABASE_WAIT_SECONDS * 1000)}")
         cursor.close()
@@ -158,6 +159,21 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # connection with the WRITE_LOCK option takes it as it begins (BEGIN IMMEDIATE).
         immediate = conn.get_execution_options().get(WRITE_LOCK)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _use_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to :data:`DATABASE_WAIT_SECONDS`: on a new
+    database that several processes open at once, SQLite answers "database is locked" at
+    once, without waiting, to all but the one switching it (WAL then stays for good)."""
+    give_up = time.monotonic() + DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
 
 
 def is_postgresql(engine: sa.Engine) -> bool:
