@@ -1,10 +1,11 @@
 """`hpo sweep` on a real two-node Ray cluster (two raylets on this machine) against an
 `hpo server` on PostgreSQL: trials run on both nodes, each recording its node, and losing
-the second node's raylet mid-trial still ends at exactly the budget, nothing RUNNING, no
-trial lost or doubled."""
+the second node mid-trial (its raylet and every process on it, SIGKILLed as a machine that
+loses power) still ends at exactly the budget, nothing RUNNING, no trial lost or doubled."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import signal
@@ -57,14 +58,13 @@ def test_sweep_spans_two_nodes_and_survives_losing_one(cluster, postgres_url, tm
             raylet = cluster.second.raylet_pid()
             assert raylet is not None, "the second node's raylet was not found"
             there, lost, worker = _wait_for_a_trial_running_on(cluster.second, address, sweep)
-            os.kill(raylet, signal.SIGKILL)
+            _lose_node(raylet, cluster.second)
             out, err = sweep.communicate(timeout=300)
         finally:
             if sweep.poll() is None:
                 sweep.kill()
                 sweep.wait()
         assert sweep.returncode == 0, err
-        assert not _alive(worker), "the lost node's worker outlived its raylet"
         assert "joined Ray cluster at" in out
 
         study = hpo.load_study(STUDY, address=address)
@@ -137,9 +137,12 @@ def _wait_for_a_trial_running_on(
     raise AssertionError("no trial ran on the second node")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _lose_node(raylet: int, node: RayNode) -> None:
+    """SIGKILL the node's raylet, then at once every other process on it, its workers
+    included. Killing the raylet alone left the worker to notice on its own (within 0.1 s on
+    a quiet machine), and on a busy one it once lived long enough to finish the trial that
+    was meant to be lost."""
+    os.kill(raylet, signal.SIGKILL)
+    for pid in node.pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
