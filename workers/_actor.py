@@ -45,15 +45,21 @@ class TrialWorker:
         function = self._load()
         gpu_ids = [str(g) for g in ray.get_gpu_ids()]
         done = 0
+        trial: Trial | None = None
         while True:
-            try:
-                trial = study.ask(client_id=self.worker_id)
-            except BudgetSpentError:
-                return WorkerReport(self.worker_id, done, os.getpid())
+            if trial is None:
+                try:
+                    trial = study.ask(client_id=self.worker_id)
+                except BudgetSpentError:
+                    return WorkerReport(self.worker_id, done, os.getpid())
             _place(trial, gpu_ids)
-            # Every exception of the objective fails only its trial; the sweep goes on.
-            run_trial(study, trial, function, catch=(Exception,))
+            # Every exception of the objective fails only its trial; the sweep goes on. Its
+            # Tell asks for the next trial in the same round trip.
+            ran = run_trial(study, trial, function, (Exception,), lambda: self.worker_id)
             done += 1
+            if ran.asked_next and ran.next is None:
+                return WorkerReport(self.worker_id, done, os.getpid())
+            trial = ran.next
 
     def _load(self) -> Callable[..., Any]:
         if self._function is None:

@@ -6,6 +6,7 @@ import logging
 import math
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -22,41 +23,73 @@ _logger = logging.getLogger("hpo")
 ObjectiveFn = Callable[[Trial], float | Sequence[float]]
 
 
+@dataclass(frozen=True)
+class Ran:
+    """How one trial ended, and the next trial when one was asked with its Tell."""
+
+    #: The finished trial; None when the coordinator had already finished it (its lease
+    #: expired while the objective ran).
+    frozen: FrozenTrial | None
+    #: True when the Tell also asked for the next trial (one round trip for both).
+    asked_next: bool = False
+    #: The next trial to run; None with ``asked_next``: the study's trial budget is spent.
+    next: Trial | None = None
+
+
 def run_trial(
-    study: Study, trial: Trial, func: ObjectiveFn, catch: tuple[type[BaseException], ...] = ()
-) -> FrozenTrial | None:
+    study: Study,
+    trial: Trial,
+    func: ObjectiveFn,
+    catch: tuple[type[BaseException], ...] = (),
+    then_ask: Callable[[], str | None] | None = None,
+) -> Ran:
     """Run ``func(trial)`` and tell the coordinator how it went, as Optuna's optimize does.
 
     ``optuna.TrialPruned`` -> PRUNED; an exception -> FAILED with its traceback, raised again
     unless it is an instance of ``catch``; a NaN, missing or mis-sized result -> FAILED.
-    Returns the finished trial, or None when the coordinator had already finished it (its
-    lease expired while the objective ran).
+    ``then_ask`` is called once the objective has returned (or raised what ``catch`` lists):
+    a client id there makes the Tell ask for the next trial too, in the same round trip.
     """
     try:
         result = func(trial)
     except optuna.TrialPruned:
-        return _tell(study, trial, None, TrialState.PRUNED)
+        return _tell(study, trial, None, TrialState.PRUNED, then_ask=_called(then_ask))
     except catch as e:
         _logger.warning("trial %d failed: %r (caught)", trial.number, e)
-        return _tell(study, trial, None, TrialState.FAIL, traceback.format_exc())
+        reason = traceback.format_exc()
+        return _tell(study, trial, None, TrialState.FAIL, reason, _called(then_ask))
     except BaseException:
         _tell(study, trial, None, TrialState.FAIL, traceback.format_exc())
         raise
     values, problem = objective_values(result, len(study.directions))
     if problem:
         _logger.warning("trial %d failed: %s", trial.number, problem)
-        return _tell(study, trial, None, TrialState.FAIL, problem)
-    return _tell(study, trial, values, TrialState.COMPLETE)
+        return _tell(study, trial, None, TrialState.FAIL, problem, _called(then_ask))
+    return _tell(study, trial, values, TrialState.COMPLETE, then_ask=_called(then_ask))
+
+
+def _called(then_ask: Callable[[], str | None] | None) -> str | None:
+    return None if then_ask is None else then_ask()
 
 
 def _tell(
-    study: Study, trial: Trial, values: Any, state: TrialState, reason: str = ""
-) -> FrozenTrial | None:
+    study: Study,
+    trial: Trial,
+    values: Any,
+    state: TrialState,
+    reason: str = "",
+    then_ask: str | None = None,
+) -> Ran:
     try:
-        return study.tell(trial, values, state, fail_reason=reason)
+        if then_ask is None:
+            return Ran(study.tell(trial, values, state, fail_reason=reason))
+        told, following = study.tell_and_ask(
+            trial, values, state, fail_reason=reason, client_id=then_ask
+        )
+        return Ran(told, asked_next=True, next=following)
     except FailedPreconditionError as e:  # e.g. its lease expired: the coordinator finished it
         _logger.warning("trial %d was finished by the coordinator: %s", trial.number, e)
-        return None
+        return Ran(None)
 
 
 def objective_values(result: Any, n_objectives: int) -> tuple[list[float], str]:

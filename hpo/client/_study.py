@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
@@ -47,6 +47,9 @@ from hpo.v1 import study_pb2 as pb
 _logger = logging.getLogger("hpo")
 
 AlgorithmLike = str | Mapping[str, Any] | None
+_T = TypeVar("_T")
+#: This process among the coordinator's clients (a client id is this and a thread's id).
+_PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Study:
@@ -110,15 +113,10 @@ class Study:
         while its trial runs gets that trial back (for workers that may crash and restart).
         Raises :class:`hpo.BudgetSpentError` once the study's trial budget is reached.
         """
-        request = api.AskRequest(study=self.study_name, client_id=client_id, lineage=own_lineage())
-        if fixed_distributions:
-            request.search_space.CopyFrom(search_space_to_pb(fixed_distributions))
-        response = self._call("Ask", request)
-        if response.budget_spent:
+        request = self._ask_request(client_id, fixed_distributions)
+        trial = self._asked(self._call("Ask", request))
+        if trial is None:
             raise BudgetSpentError(f"study {self.study_name!r} has reached its trial budget")
-        trial = Trial(self, response.trial, response.proposals)
-        self._heartbeat.add(trial.number)
-        ASKED.add(trial)
         return trial
 
     def tell(
@@ -134,35 +132,52 @@ class Study:
         ``TrialState`` or its name in any case (``"pruned"``, ``"fail"``); another name raises
         :class:`hpo.InvalidArgumentError` naming ``state``. Retried calls have one effect
         (each tell carries a request id)."""
-        number = trial.number if isinstance(trial, Trial) else int(trial)
-        # The Trial object (also when given its number) holds proposals it used, which this
-        # Tell records.
-        asked = trial if isinstance(trial, Trial) else ASKED.get(self, number)
-        study_id = asked.study_id if asked is not None else 0
-        if state is None:
-            state = TrialState.COMPLETE if values is not None else TrialState.FAIL
-        state = state_from_name("state", state)
-        numbers: list[float] = []
-        if values is not None and state != TrialState.FAIL:
-            numbers = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
-        request = api.TellRequest(
-            study=self.study_name,
-            trial_number=number,
-            state=STATE_TO_PB[state],
-            values=numbers,
-            request_id=uuid.uuid4().hex,
-            fail_reason=fail_reason,
-            study_id=study_id,
-        )
-        self._heartbeat.telling(number)
-        try:
-            if asked is None:
-                return frozen_trial_from_pb(self._call("Tell", request))
-            return frozen_trial_from_pb(asked._send("Tell", request))
-        finally:
-            self._heartbeat.discard(number)
-            if asked is not None:
-                ASKED.discard(asked)
+        telling = _Telling(self, trial, values, state, fail_reason)
+        return telling.send(lambda request: frozen_trial_from_pb(self._call("Tell", request)))
+
+    def tell_and_ask(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        state: TrialState | str | None = None,
+        *,
+        fail_reason: str = "",
+        client_id: str = "",
+        fixed_distributions: Mapping[str, BaseDistribution] | None = None,
+    ) -> tuple[FrozenTrial, Trial | None]:
+        """:meth:`tell`, then :meth:`ask`, in one round trip, for a loop that runs one trial
+        after another: ``(the finished trial, the next trial)``, the next one None once the
+        study's trial budget is reached. Arguments mean what they mean there; ``client_id``
+        defaults to one for this process and thread (the call needs one, so that a retry gets
+        the same trial back). Errors are those that :meth:`tell` and then :meth:`ask` raise:
+        when the Tell fails nothing was asked."""
+        telling = _Telling(self, trial, values, state, fail_reason)
+        client_id = client_id or f"{_PROCESS_ID}:{threading.get_ident()}"
+        ask = self._ask_request(client_id, fixed_distributions)
+
+        def tell_and_ask(tell: api.TellRequest) -> tuple[FrozenTrial, Trial | None]:
+            # An error is the first failing part's, as from tell() and then ask().
+            response = self._call("TellAndAsk", api.TellAndAskRequest(tell=tell, ask=ask))
+            return frozen_trial_from_pb(response.told), self._asked(response.next)
+
+        return telling.send(tell_and_ask)
+
+    def _ask_request(
+        self, client_id: str, fixed_distributions: Mapping[str, BaseDistribution] | None
+    ) -> api.AskRequest:
+        request = api.AskRequest(study=self.study_name, client_id=client_id, lineage=own_lineage())
+        if fixed_distributions:
+            request.search_space.CopyFrom(search_space_to_pb(fixed_distributions))
+        return request
+
+    def _asked(self, response: api.AskResponse) -> Trial | None:
+        """The trial an Ask answered, kept alive by heartbeats; None when the budget is spent."""
+        if response.budget_spent:
+            return None
+        trial = Trial(self, response.trial, response.proposals)
+        self._heartbeat.add(trial.number)
+        ASKED.add(trial)
+        return trial
 
     def enqueue_trial(
         self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
@@ -293,6 +308,54 @@ class Study:
         return f"Study(name={self.study_name!r}, address={self.address!r})"
 
 
+class _Telling:
+    """One Tell of a trial on its way: the request (with the proposals the trial used), and
+    the bookkeeping around sending it (its heartbeat, the SDK's asked trials)."""
+
+    def __init__(
+        self,
+        study: Study,
+        trial: Trial | int,
+        values: float | Sequence[float] | None,
+        state: TrialState | str | None,
+        fail_reason: str,
+    ) -> None:
+        self.study = study
+        self.number = trial.number if isinstance(trial, Trial) else int(trial)
+        # The Trial object (also when given its number) holds proposals it used, which this
+        # Tell records.
+        self.asked = trial if isinstance(trial, Trial) else ASKED.get(study, self.number)
+        if state is None:
+            state = TrialState.COMPLETE if values is not None else TrialState.FAIL
+        state = state_from_name("state", state)
+        numbers: list[float] = []
+        if values is not None and state != TrialState.FAIL:
+            numbers = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
+        self.request = api.TellRequest(
+            study=study.study_name,
+            trial_number=self.number,
+            state=STATE_TO_PB[state],
+            values=numbers,
+            request_id=uuid.uuid4().hex,
+            fail_reason=fail_reason,
+            study_id=self.asked.study_id if self.asked is not None else 0,
+        )
+
+    def send(self, call: Callable[[api.TellRequest], _T]) -> _T:
+        """``call(request)``; the trial's heartbeat and its place among the asked trials end
+        with it, whatever it answers."""
+        heartbeat = self.study._heartbeat
+        heartbeat.telling(self.number)
+        try:
+            if self.asked is None:
+                return call(self.request)
+            return self.asked._sending(self.request, call)
+        finally:
+            heartbeat.discard(self.number)
+            if self.asked is not None:
+                ASKED.discard(self.asked)
+
+
 class _OptimizeLoop:
     """The shared state of one ``optimize`` call across its worker threads."""
 
@@ -341,22 +404,50 @@ class _OptimizeLoop:
 
     def run_worker(self) -> None:
         client_id = f"{self.client_prefix}:{threading.get_ident()}"
-        while self._take_slot():
+        trial: Trial | None = None
+        while True:
+            if trial is None:
+                if not self._take_slot():
+                    return
+                try:
+                    trial = self.study.ask(client_id=client_id)
+                except BudgetSpentError:
+                    self.stop.set()
+                    return
+            # The next trial is asked with this one's Tell when nothing can come between them
+            # (a callback may raise, and its trial would then be left running).
+            slot = _NextSlot(self, client_id)
             try:
-                trial = self.study.ask(client_id=client_id)
-            except BudgetSpentError:
-                self.stop.set()
-                return
-            try:
-                frozen = run_trial(self.study, trial, self.func, self.catch)
+                ran = run_trial(self.study, trial, self.func, self.catch, slot.take)
             except BaseException:
                 self.stop.set()
                 raise
-            if frozen is not None:
+            if ran.frozen is not None:
                 for callback in self.callbacks:
-                    callback(self.study, frozen)
+                    callback(self.study, ran.frozen)
             if self.progress is not None:
                 self.progress.advance(self.task)
+            if ran.asked_next and ran.next is None:
+                self.stop.set()
+                return
+            if slot.taken and not ran.asked_next:  # the Tell failed: nothing was asked
+                with self.lock:
+                    self.started -= 1
+            trial = ran.next
+
+
+class _NextSlot:
+    """Whether a trial's Tell asks for the next one, decided once its objective has
+    returned, as Optuna decides after a trial whether to run another."""
+
+    def __init__(self, loop: _OptimizeLoop, client_id: str) -> None:
+        self._loop = loop
+        self._client_id = client_id
+        self.taken = False
+
+    def take(self) -> str | None:
+        self.taken = not self._loop.callbacks and self._loop._take_slot()
+        return self._client_id if self.taken else None
 
 
 # -- entry points ----------------------------------------------------------------------------

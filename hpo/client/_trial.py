@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from optuna.distributions import (
     BaseDistribution,
@@ -23,6 +23,8 @@ from hpo.v1 import study_pb2 as pb
 
 if TYPE_CHECKING:
     from hpo.client._study import Study
+
+_T = TypeVar("_T")
 
 
 class Trial:
@@ -136,10 +138,15 @@ class Trial:
     def _send(self, method: str, request: Any) -> Any:
         """Call ``method`` with the proposals used since the last call (kept for the next
         call if this one fails)."""
+        return self._sending(request, lambda sent: self.study._call(method, sent))
+
+    def _sending(self, request: Any, call: Callable[[Any], _T]) -> _T:
+        """``call(request)`` with the proposals used since the last call added to ``request``
+        (kept for the next call if this one fails)."""
         request.used.extend(self._used)
-        response = self.study._call(method, request)
+        answer = call(request)
         self._used.clear()
-        return response
+        return answer
 
     def should_prune(self) -> bool:
         """The pruner's answer to the last ``report`` (False before any)."""

@@ -103,6 +103,23 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         )
         return convert.trial_to_pb(view)
 
+    def TellAndAsk(self, request: api.TellAndAskRequest, context: Any) -> api.TellAndAskResponse:
+        tell, ask = request.tell, request.ask
+        if not tell.request_id:
+            raise InvalidArgumentError.for_field(
+                "tell.request_id", "must be set (a retry of this call must have one effect)"
+            )
+        if not ask.client_id:
+            raise InvalidArgumentError.for_field(
+                "ask.client_id", "must be set (a retry of this call must get the same trial)"
+            )
+        if ask.study != tell.study:
+            raise InvalidArgumentError.for_field(
+                "ask.study", f"must be tell.study ({tell.study!r}), not {ask.study!r}"
+            )
+        told = self.Tell(tell, context)
+        return api.TellAndAskResponse(told=told, next=self.Ask(ask, context))
+
     def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
         seconds = self._service.heartbeat(request.study, request.trial_number, request.study_id)
         return api.HeartbeatResponse(lease_seconds=seconds)

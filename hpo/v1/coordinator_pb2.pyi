@@ -150,6 +150,22 @@ class TellRequest(_message.Message):
     used: _containers.RepeatedCompositeFieldContainer[_study_pb2.Param]
     def __init__(self, study: _Optional[str] = ..., trial_number: _Optional[int] = ..., state: _Optional[_Union[_study_pb2.TrialState, str]] = ..., values: _Optional[_Iterable[float]] = ..., request_id: _Optional[str] = ..., fail_reason: _Optional[str] = ..., study_id: _Optional[int] = ..., used: _Optional[_Iterable[_Union[_study_pb2.Param, _Mapping]]] = ...) -> None: ...
 
+class TellAndAskRequest(_message.Message):
+    __slots__ = ("tell", "ask")
+    TELL_FIELD_NUMBER: _ClassVar[int]
+    ASK_FIELD_NUMBER: _ClassVar[int]
+    tell: TellRequest
+    ask: AskRequest
+    def __init__(self, tell: _Optional[_Union[TellRequest, _Mapping]] = ..., ask: _Optional[_Union[AskRequest, _Mapping]] = ...) -> None: ...
+
+class TellAndAskResponse(_message.Message):
+    __slots__ = ("told", "next")
+    TOLD_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    told: _study_pb2.Trial
+    next: AskResponse
+    def __init__(self, told: _Optional[_Union[_study_pb2.Trial, _Mapping]] = ..., next: _Optional[_Union[AskResponse, _Mapping]] = ...) -> None: ...
+
 class HeartbeatRequest(_message.Message):
     __slots__ = ("study", "trial_number", "study_id")
     STUDY_FIELD_NUMBER: _ClassVar[int]

@@ -75,6 +75,11 @@ class CoordinatorStub:
                 request_serializer=hpo_dot_v1_dot_coordinator__pb2.TellRequest.SerializeToString,
                 response_deserializer=hpo_dot_v1_dot_study__pb2.Trial.FromString,
                 _registered_method=True)
+        self.TellAndAsk = channel.unary_unary(
+                '/hpo.v1.Coordinator/TellAndAsk',
+                request_serializer=hpo_dot_v1_dot_coordinator__pb2.TellAndAskRequest.SerializeToString,
+                response_deserializer=hpo_dot_v1_dot_coordinator__pb2.TellAndAskResponse.FromString,
+                _registered_method=True)
         self.Heartbeat = channel.unary_unary(
                 '/hpo.v1.Coordinator/Heartbeat',
                 request_serializer=hpo_dot_v1_dot_coordinator__pb2.HeartbeatRequest.SerializeToString,
@@ -172,6 +177,17 @@ class CoordinatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TellAndAsk(self, request, context):
+        """Tell, then Ask, in one round trip: what a loop that runs one trial after another sends
+        between two trials. Each part means what it means alone and is idempotent alone, so both
+        ids are required (tell.request_id, ask.client_id): a failed call may be retried whole or
+        part by part with one effect. The call fails with the first part that fails: when the
+        Tell fails nothing is asked; when the Ask fails the Tell stands.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Heartbeat(self, request, context):
         """Keeps a running trial's lease alive. FAILED_PRECONDITION once the trial is finished
         (for example failed because its lease expired): the caller should stop working on it.
@@ -258,6 +274,11 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.Tell,
                     request_deserializer=hpo_dot_v1_dot_coordinator__pb2.TellRequest.FromString,
                     response_serializer=hpo_dot_v1_dot_study__pb2.Trial.SerializeToString,
+            ),
+            'TellAndAsk': grpc.unary_unary_rpc_method_handler(
+                    servicer.TellAndAsk,
+                    request_deserializer=hpo_dot_v1_dot_coordinator__pb2.TellAndAskRequest.FromString,
+                    response_serializer=hpo_dot_v1_dot_coordinator__pb2.TellAndAskResponse.SerializeToString,
             ),
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
@@ -506,6 +527,33 @@ class Coordinator:
             '/hpo.v1.Coordinator/Tell',
             hpo_dot_v1_dot_coordinator__pb2.TellRequest.SerializeToString,
             hpo_dot_v1_dot_study__pb2.Trial.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TellAndAsk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hpo.v1.Coordinator/TellAndAsk',
+            hpo_dot_v1_dot_coordinator__pb2.TellAndAskRequest.SerializeToString,
+            hpo_dot_v1_dot_coordinator__pb2.TellAndAskResponse.FromString,
             options,
             channel_credentials,
             insecure,
