@@ -111,17 +111,20 @@ def test_a_tell_that_fails_asks_nothing(stub) -> None:
     assert _states(stub, "finished") == [COMPLETE]
 
 
-def test_an_ask_that_fails_leaves_the_tell_recorded(stub) -> None:
+def test_an_ask_the_caller_got_wrong_is_refused_before_the_tell(stub) -> None:
     _create(stub, "half")
     number = stub.Ask(api.AskRequest(study="half", client_id="w")).trial.number
     request = _tell_and_ask("half", number, "w")
-    # A search space whose parameter clashes with the study's: the Ask part is refused.
+    # A search space whose parameter clashes with the study's: the call writes nothing.
     clash = pb.IntDistribution(low=0, high=3, step=1)
     request.ask.search_space.params["x"].int_distribution.CopyFrom(clash)
     with pytest.raises(grpc.RpcError) as refused:
         stub.TellAndAsk(request)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _states(stub, "half") == [COMPLETE]
+    assert refused.value.details().startswith("search_space.x:")
+    assert _states(stub, "half") == [pb.TRIAL_STATE_RUNNING]
+    request.ask.ClearField("search_space")
+    assert stub.TellAndAsk(request).next.trial.number == number + 1
 
 
 def test_the_sdk_loop_tells_and_asks_in_one_call(coordinator) -> None:
@@ -147,11 +150,12 @@ def test_the_sdk_says_what_failed_when_a_part_fails(coordinator) -> None:
     with pytest.raises(hpo.FailedPreconditionError, match="already COMPLETE"):
         study.tell_and_ask(trial, 2.0)
     assert len(study.trials) == 1
-    # The Ask part fails as an Ask fails, after the Tell was recorded.
+    # The Ask part fails as an Ask fails, and the Tell is not recorded either.
     trial = study.ask()
     with pytest.raises(hpo.InvalidArgumentError, match="search_space.x"):
         study.tell_and_ask(trial, 3.0, fixed_distributions={"x": IntDistribution(0, 3)})
-    assert [t.state for t in study.trials] == [hpo.TrialState.COMPLETE] * 2
+    assert [t.state for t in study.trials] == [hpo.TrialState.COMPLETE, hpo.TrialState.RUNNING]
+    study.tell(trial, 3.0)
 
 
 def test_optimize_runs_exactly_its_trials_with_and_without_callbacks(coordinator) -> None:

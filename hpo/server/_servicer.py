@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from optuna.distributions import BaseDistribution
+
 from hpo.errors import InvalidArgumentError
 from hpo.server import _convert as convert
 from hpo.server._lineage_servicers import lineage_to_json
@@ -49,11 +51,11 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.DeleteStudyResponse()
 
     def Ask(self, request: api.AskRequest, context: Any) -> api.AskResponse:
-        space = None
-        if request.HasField("search_space"):
-            limits.check_params("search_space", request.search_space.params)
-            space = convert.search_space_from_pb("search_space", request.search_space)
-            limits.check_trial_growth("search_space", None, limits.new_trial_bytes(space, {}))
+        return self._ask(request, _ask_space(request))
+
+    def _ask(
+        self, request: api.AskRequest, space: dict[str, BaseDistribution] | None
+    ) -> api.AskResponse:
         lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
         outcome = self._service.ask(request.study, request.client_id, space, lineage)
         response = api.AskResponse(
@@ -117,8 +119,13 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             raise InvalidArgumentError.for_field(
                 "ask.study", f"must be tell.study ({tell.study!r}), not {ask.study!r}"
             )
+        # What the person sending it can get wrong in the Ask is refused before the Tell, so
+        # that such a call writes nothing.
+        space = _ask_space(ask)
+        if space:
+            self._service.check_ask_space(ask.study, space)
         told = self.Tell(tell, context)
-        return api.TellAndAskResponse(told=told, next=self.Ask(ask, context))
+        return api.TellAndAskResponse(told=told, next=self._ask(ask, space))
 
     def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
         seconds = self._service.heartbeat(request.study, request.trial_number, request.study_id)
@@ -193,3 +200,13 @@ def _offset_from_token(token: str) -> int:
 
 def _token(offset: int | None) -> str:
     return "" if offset is None else str(offset)
+
+
+def _ask_space(request: api.AskRequest) -> dict[str, BaseDistribution] | None:
+    """The search space an Ask names, checked; None when it names none (the study's)."""
+    if not request.HasField("search_space"):
+        return None
+    limits.check_params("search_space", request.search_space.params)
+    space = convert.search_space_from_pb("search_space", request.search_space)
+    limits.check_trial_growth("search_space", None, limits.new_trial_bytes(space, {}))
+    return space

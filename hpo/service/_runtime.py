@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from hpo.errors import (
     TrialFinishedError,
     TrialNotFoundError,
 )
-from hpo.service._algorithms import build_pruner, build_sampler
+from hpo.service._algorithms import build_pruner, build_sampler, check_sampler_param
 from hpo.service._config import CONFIG_ATTR, StudyConfig
 from hpo.service._warm_start import WarmStartRecord
 from hpo.service._warm_start_sampler import SourceTrials, WarmStartSampler
@@ -182,3 +182,11 @@ class StudyRuntime:
             raise InvalidArgumentError.for_field(
                 field_name, f"parameter {name!r} was used with {known}; {e}"
             ) from None
+
+    def check_space(self, model: StudyModel, space: Mapping[str, BaseDistribution]) -> None:
+        """Refuse an Ask's search space that the study cannot take: a distribution that
+        conflicts with one it used, a parameter its sampler cannot sample."""
+        for name, distribution in space.items():
+            field_name = f"search_space.{name}"
+            self.check_compatible(model, field_name, name, distribution)
+            check_sampler_param(self.config.sampler, field_name, name)

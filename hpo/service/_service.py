@@ -212,6 +212,12 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
             outcome = self._ask(study, client_id, search_space, lineage)
         return outcome
 
+    @fresh_study
+    def check_ask_space(self, study: str, search_space: Mapping[str, BaseDistribution]) -> None:
+        """Raise what :meth:`ask` would raise for ``search_space``, writing nothing."""
+        runtime = self._runtime(study)
+        runtime.check_space(self._current(runtime), search_space)
+
     def _ask(
         self,
         study: str,
@@ -227,10 +233,7 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         with self._turn(runtime):
             try:
                 with self._unit(runtime) as unit:
-                    for name, distribution in space.items():  # as of the unit's catch-up
-                        field = f"search_space.{name}"
-                        runtime.check_compatible(unit.draft.model, field, name, distribution)
-                        check_sampler_param(runtime.config.sampler, field, name)
+                    runtime.check_space(unit.draft.model, space)  # as of the unit's catch-up
                     if client_id:
                         held = self._held_trial(unit, client_id)
                         if held is not None:

@@ -181,8 +181,9 @@ class CoordinatorServicer:
         """Tell, then Ask, in one round trip: what a loop that runs one trial after another sends
         between two trials. Each part means what it means alone and is idempotent alone, so both
         ids are required (tell.request_id, ask.client_id): a failed call may be retried whole or
-        part by part with one effect. The call fails with the first part that fails: when the
-        Tell fails nothing is asked; when the Ask fails the Tell stands.
+        part by part with one effect. What the caller can get wrong in either part (a search
+        space the study cannot take included) is refused before anything is written; otherwise
+        the call fails with the first part that fails (a failed Tell asks nothing).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
