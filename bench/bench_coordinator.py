@@ -53,7 +53,7 @@ import hpo  # noqa: E402
 CLIENT = Path(__file__).parent / "_client.py"
 SPACE = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(5)}
 # Trials per client process, sized so each run takes a few seconds.
-TRIALS = {"hpo": 150, "proxy": 15, "rdb": 25, "memory": 1000, "vizier": 60}
+TRIALS = {"hpo": 500, "proxy": 15, "rdb": 25, "memory": 1000, "vizier": 60}
 VIZIER_VENV = Path(__file__).parent.parent / ".bench-venvs" / "vizier"
 
 

@@ -102,6 +102,26 @@ def test_a_small_study_moves_the_counters(metrics_server) -> None:
     assert value(after, "process_resident_memory_bytes") > 0
 
 
+def test_tell_and_ask_commits_once_where_tell_then_ask_commit_twice(metrics_server) -> None:
+    address, port = metrics_server
+    study = hpo.create_study("units", sampler="random", address=address)
+    trial = study.ask(client_id="w")
+    trial.suggest_float("x", 0, 1)  # from here on, Ask proposes x: no Suggest calls
+
+    def commits() -> float:
+        return value(scrape(port), "hpo_journal_append_duration_seconds_count")
+
+    before = commits()
+    _, trial = study.tell_and_ask(trial, 0.5, client_id="w")
+    one_call = commits() - before
+    trial.suggest_float("x", 0, 1)
+    before = commits()
+    study.tell(trial, 0.5)
+    trial = study.ask(client_id="w")
+    two_calls = commits() - before
+    assert (one_call, two_calls) == (1, 2)
+
+
 def test_a_busy_metrics_port_is_one_clear_line(sqlite_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -15,6 +15,8 @@ from hpo.server import _convert as convert
 from hpo.server._lineage_servicers import lineage_to_json
 from hpo.service import StudyService
 from hpo.service import _limits as limits
+from hpo.service._trial_loop import TellPayload
+from hpo.service._views import AskOutcome
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
@@ -51,20 +53,9 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.DeleteStudyResponse()
 
     def Ask(self, request: api.AskRequest, context: Any) -> api.AskResponse:
-        return self._ask(request, _ask_space(request))
-
-    def _ask(
-        self, request: api.AskRequest, space: dict[str, BaseDistribution] | None
-    ) -> api.AskResponse:
+        space = _ask_space(request)
         lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
-        outcome = self._service.ask(request.study, request.client_id, space, lineage)
-        response = api.AskResponse(
-            budget_spent=outcome.budget_spent, heartbeat_seconds=outcome.heartbeat_seconds
-        )
-        if outcome.trial is not None:
-            response.trial.CopyFrom(convert.trial_to_pb(outcome.trial))
-            response.proposals.extend(convert.param_to_pb(p) for p in outcome.proposals)
-        return response
+        return _ask_response(self._service.ask(request.study, request.client_id, space, lineage))
 
     def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
         limits.check_name("name", request.name)
@@ -93,15 +84,16 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.ReportResponse(should_prune=should_prune)
 
     def Tell(self, request: api.TellRequest, context: Any) -> pb.Trial:
+        payload = _tell_payload(request)
         view = self._service.tell(
             request.study,
-            request.trial_number,
-            convert.trial_state_from_pb("state", request.state),
-            list(request.values),
-            request_id=request.request_id,
-            fail_reason=request.fail_reason,
-            study_id=request.study_id,
-            used=convert.used_from_pb(request.used),
+            payload.number,
+            payload.state,
+            payload.values,
+            payload.request_id,
+            payload.fail_reason,
+            request.study_id,
+            payload.used,
         )
         return convert.trial_to_pb(view)
 
@@ -119,13 +111,12 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             raise InvalidArgumentError.for_field(
                 "ask.study", f"must be tell.study ({tell.study!r}), not {ask.study!r}"
             )
-        # What the person sending it can get wrong in the Ask is refused before the Tell, so
-        # that such a call writes nothing.
         space = _ask_space(ask)
-        if space:
-            self._service.check_ask_space(ask.study, space)
-        told = self.Tell(tell, context)
-        return api.TellAndAskResponse(told=told, next=self._ask(ask, space))
+        lineage = lineage_to_json(ask.lineage) if ask.HasField("lineage") else ""
+        told, outcome = self._service.tell_and_ask(
+            tell.study, _tell_payload(tell), ask.client_id, space, lineage, tell.study_id
+        )
+        return api.TellAndAskResponse(told=convert.trial_to_pb(told), next=_ask_response(outcome))
 
     def Heartbeat(self, request: api.HeartbeatRequest, context: Any) -> api.HeartbeatResponse:
         seconds = self._service.heartbeat(request.study, request.trial_number, request.study_id)
@@ -210,3 +201,24 @@ def _ask_space(request: api.AskRequest) -> dict[str, BaseDistribution] | None:
     space = convert.search_space_from_pb("search_space", request.search_space)
     limits.check_trial_growth("search_space", None, limits.new_trial_bytes(space, {}))
     return space
+
+
+def _ask_response(outcome: AskOutcome) -> api.AskResponse:
+    response = api.AskResponse(
+        budget_spent=outcome.budget_spent, heartbeat_seconds=outcome.heartbeat_seconds
+    )
+    if outcome.trial is not None:
+        response.trial.CopyFrom(convert.trial_to_pb(outcome.trial))
+        response.proposals.extend(convert.param_to_pb(p) for p in outcome.proposals)
+    return response
+
+
+def _tell_payload(request: api.TellRequest) -> TellPayload:
+    return TellPayload(
+        request.trial_number,
+        convert.trial_state_from_pb("state", request.state),
+        list(request.values),
+        request.request_id,
+        request.fail_reason,
+        convert.used_from_pb(request.used),
+    )

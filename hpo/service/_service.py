@@ -17,9 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from optuna.distributions import BaseDistribution
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
 
 from hpo._optuna_adapter import trial_id
 from hpo.errors import (
@@ -28,7 +26,6 @@ from hpo.errors import (
     PermissionDeniedError,
     ResourceExhaustedError,
     StudyNotFoundError,
-    TrialFinishedError,
 )
 from hpo.service import _limits as limits
 from hpo.service import _percentile
@@ -43,7 +40,7 @@ from hpo.service._config import (
     validate_study_name,
 )
 from hpo.service._leases import LeaseExpiry
-from hpo.service._proposals import ParamChoice, propose, record_used
+from hpo.service._proposals import ParamChoice, record_used
 from hpo.service._reads import TrialReads
 from hpo.service._reports import (
     one_objective_pruner,
@@ -52,9 +49,10 @@ from hpo.service._reports import (
     reported_vectors,
 )
 from hpo.service._requests import RequestLedger
-from hpo.service._rules import contains, request_digest, suggest_param, validate_tell
+from hpo.service._rules import contains, request_digest, suggest_param
 from hpo.service._runtime import StudyRuntime, fresh_study
-from hpo.service._views import FAIL_REASON_ATTR, AskOutcome, StudyView, TrialView
+from hpo.service._trial_loop import TrialLoop
+from hpo.service._views import StudyView, TrialView
 from hpo.service._warm_start import (
     WARM_START_ATTR,
     WarmStartRecord,
@@ -63,15 +61,13 @@ from hpo.service._warm_start import (
 )
 from hpo.storage import Storage
 from hpo.storage._engine import DuplicateKeyError
-from hpo.storage._sql import ConditionFailedError
 from hpo.storage._studies import StudyGoneError
-from hpo.storage._trial_log import state_op
 from hpo.storage._unit import Unit
 
 _logger = logging.getLogger(__name__)
 
 
-class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, RequestLedger):
+class StudyService(StudyCache, TrialLoop, LeaseExpiry, TrialReads, HeldStudyCensus, RequestLedger):
     """Creates and loads studies, hands out trials, records results.
 
     Thread-safe: the coordinator calls it from many gRPC threads at once. A study is loaded
@@ -198,72 +194,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
     # -- the trial loop --------------------------------------------------------------------
 
     @fresh_study
-    def ask(
-        self,
-        study: str,
-        client_id: str = "",
-        search_space: Mapping[str, BaseDistribution] | None = None,
-        lineage: str = "",
-    ) -> AskOutcome:
-        outcome = self._ask(study, client_id, search_space, lineage)
-        # Trials whose leases ran out hold budget until the reaper's next round: a client
-        # that would be told "spent" fails them first (a killed sweep's rerun needs them).
-        if outcome.budget_spent and self.expire_study_leases(study):
-            outcome = self._ask(study, client_id, search_space, lineage)
-        return outcome
-
-    @fresh_study
-    def check_ask_space(self, study: str, search_space: Mapping[str, BaseDistribution]) -> None:
-        """Raise what :meth:`ask` would raise for ``search_space``, writing nothing."""
-        runtime = self._runtime(study)
-        runtime.check_space(self._current(runtime), search_space)
-
-    def _ask(
-        self,
-        study: str,
-        client_id: str,
-        search_space: Mapping[str, BaseDistribution] | None,
-        lineage: str,
-    ) -> AskOutcome:
-        runtime = self._runtime(study)
-        space = runtime.config.search_space if search_space is None else search_space
-        heartbeat = runtime.config.heartbeat_seconds
-        budget = runtime.config.trial_budget
-        spent = AskOutcome(None, True, heartbeat)
-        with self._turn(runtime):
-            try:
-                with self._unit(runtime) as unit:
-                    runtime.check_space(unit.draft.model, space)  # as of the unit's catch-up
-                    if client_id:
-                        held = self._held_trial(unit, client_id)
-                        if held is not None:
-                            return AskOutcome(TrialView(study, held, client_id), False, heartbeat)
-                    optuna_study = runtime.study(self._storage.optuna.within(unit))
-                    if runtime.sampler_exhausted(optuna_study) and not self._waiting(unit):
-                        return spent
-                    if budget:  # a trial that starts takes a unit of the budget
-                        unit.execute(self._storage.budgets.take_statement(runtime.study_id, budget))
-                    trial = optuna_study.ask(dict(space))
-                    if client_id:  # without one, the lease runs until a Heartbeat renews it
-                        unit.defer(
-                            self._storage.leases.grant_statement(
-                                runtime.study_id, trial_id(trial), client_id
-                            )
-                        )
-                    if lineage:  # the caller's code version and environment, as Lineage JSON
-                        unit.defer(
-                            self._storage.lineage.lineage_statement(
-                                runtime.study_id, trial_id(trial), lineage
-                            )
-                        )
-                    proposals = propose(runtime, unit, optuna_study, trial)
-                    frozen = unit.draft.trial(trial.number)
-            except ConditionFailedError:
-                return spent
-            runtime.running[trial.number] = trial
-        return AskOutcome(TrialView(study, frozen, client_id), False, heartbeat, proposals)
-
-    @fresh_study
     def suggest(
         self,
         study: str,
@@ -367,42 +297,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
         return self._should_prune(runtime, None, number)
 
     @fresh_study
-    def tell(
-        self,
-        study: str,
-        number: int,
-        state: TrialState,
-        values: Sequence[float] = (),
-        request_id: str = "",
-        fail_reason: str = "",
-        study_id: int = 0,
-        used: Sequence[ParamChoice] = (),
-    ) -> TrialView:
-        runtime = self._runtime(study, study_id)
-        values = validate_tell(state, list(values), runtime.n_objectives)
-        digest = request_digest("tell", number, state.name, values, fail_reason)
-        with self._turn(runtime):
-            try:
-                with self._unit(runtime) as unit:
-                    frozen = runtime.frozen(unit.draft, number)
-                    # A finished trial may be this very request, retried: the ledger knows.
-                    if frozen.state.is_finished() and request_id:
-                        if self._replayed(runtime, request_id, digest):
-                            return TrialView(study, frozen)
-                    frozen = runtime.require_running(unit.draft, number)
-                    view = self._storage.optuna.within(unit)
-                    frozen = record_used(unit, view, frozen, used)
-                    self._record_request(unit, request_id, "tell", digest)
-                    self._finish(runtime, unit, frozen, state, values, fail_reason)
-                    frozen = unit.draft.trial(number)
-            except DuplicateKeyError:
-                self._conflicting_request(runtime, request_id, digest)
-                frozen = runtime.frozen(self._current(runtime), number)
-            finally:
-                runtime.running.pop(number, None)
-        return TrialView(study, frozen)
-
-    @fresh_study
     def heartbeat(self, study: str, number: int, study_id: int = 0) -> float:
         runtime = self._runtime(study, study_id)
         frozen = runtime.require_running(self._current(runtime), number)
@@ -459,10 +353,6 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
 
     # -- internals -------------------------------------------------------------------------
 
-    @staticmethod
-    def _waiting(unit: Unit) -> bool:
-        return unit.draft.counts().get("WAITING", 0) > 0
-
     def _should_prune(self, runtime: StudyRuntime, unit: Unit | None, number: int) -> bool:
         trials = self._current(runtime) if unit is None else unit.draft
         frozen = runtime.frozen(trials, number)
@@ -470,34 +360,3 @@ class StudyService(StudyCache, LeaseExpiry, TrialReads, HeldStudyCensus, Request
             return runtime.pruner.decide(trials, frozen, runtime.directions[0])
         view = self._storage.optuna if unit is None else self._storage.optuna.within(unit)
         return bool(runtime.pruner.prune(runtime.study(view), frozen))
-
-    def _finish(
-        self,
-        runtime: StudyRuntime,
-        unit: Unit,
-        frozen: FrozenTrial,
-        state: TrialState,
-        values: list[float],
-        fail_reason: str,
-    ) -> None:
-        """Finish a running trial within ``unit``: its lease ends with it (the storage's
-        rule), and a failed trial gives its unit of the budget back."""
-        view = self._storage.optuna.within(unit)
-        if state == TrialState.FAIL:
-            if runtime.config.trial_budget:
-                unit.defer(self._storage.budgets.give_back_statement(runtime.study_id))
-            if fail_reason:
-                view.set_trial_system_attr(
-                    trial_id(frozen), FAIL_REASON_ATTR, fail_reason[: limits.MAX_FAIL_REASON]
-                )
-        # Optuna's tell takes no values with PRUNED (it uses the last reported one); the
-        # contract lets a client give its own, so they replace Optuna's in the same unit.
-        given = values if state == TrialState.PRUNED else []
-        try:
-            runtime.study(view).tell(frozen.number, None if given else (values or None), state)
-            if given:
-                unit.record(state_op(frozen.number, state, given, unit.now))
-        except UpdateFinishedTrialError:
-            raise TrialFinishedError(
-                f"trial_number: trial {frozen.number} of study {runtime.name!r} is already finished"
-            ) from None
