@@ -5,8 +5,10 @@
     python bench/bench_coordinator.py tpe-latency
 
 Throughput: trials per second with the random sampler on a fresh SQLite file per run, for
-1 and 4 client processes, with a declared 5-float space (ask + tell) and define-by-run
-(ask + 5 suggest_float + tell). Peers on the same kind of file: Optuna's gRPC storage proxy
+1 and 4 client processes, with a declared 5-float space and define-by-run (5 suggest_float a
+trial). Each client loads its study before the clock starts and runs its own library's loop:
+hpo's ask once, then tell_and_ask between two trials (bench/_client.py), Optuna's ask + tell,
+Vizier's suggest + complete. Peers on the same kind of file: Optuna's gRPC storage proxy
 (run_grpc_proxy_server on RDBStorage + GrpcStorageProxy), in-process RDBStorage, and
 in-process InMemoryStorage (one process). Ratios are hpo / peer; medians of the repeats.
 OSS Vizier is a peer for the declared space (it has no define-by-run): its own server
