@@ -149,8 +149,9 @@ class Study:
         after another: ``(the finished trial, the next trial)``, the next one None once the
         study's trial budget is reached. Arguments mean what they mean there; ``client_id``
         defaults to one for this process and thread (the call needs one, so that a retry gets
-        the same trial back). Errors are those that :meth:`tell` and then :meth:`ask` raise; a
-        search space the study cannot take is refused before the Tell is recorded."""
+        the same trial back). Errors are those that :meth:`tell` and then :meth:`ask` raise; the
+        coordinator runs both parts as one unit of work, so one the caller caused (a search
+        space the study cannot take) records nothing, the Tell included."""
         telling = _Telling(self, trial, values, state, fail_reason)
         client_id = client_id or f"{_PROCESS_ID}:{threading.get_ident()}"
         ask = self._ask_request(client_id, fixed_distributions)
