@@ -3,6 +3,7 @@ idempotency, through a real coordinator on both databases; and the SDK loops tha
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -186,3 +187,46 @@ def test_optimize_asks_no_trial_past_its_timeout(coordinator) -> None:
     # asked with its Tell (nor is one left running).
     states = [t.state for t in study.trials]
     assert 1 <= len(states) <= 3 and set(states) == {hpo.TrialState.COMPLETE}, states
+
+
+@pytest.mark.parametrize("method", ["Report", "Tell", "TellAndAsk"])
+def test_identical_retries_sent_at_once_all_get_the_first_answer(stub, method) -> None:
+    # On PostgreSQL such twins can land in one commit group: the retry sees the trial
+    # finished before the first call's request id is committed, and must still replay it.
+    _create(stub, "twins")
+    for round_ in range(8):
+        client = f"w{round_}"
+        number = stub.Ask(api.AskRequest(study="twins", client_id=client)).trial.number
+        request = _tell_and_ask("twins", number, client, request_id=f"r{round_}")
+        message = {
+            "TellAndAsk": request,
+            "Tell": request.tell,
+            "Report": api.ReportRequest(
+                study="twins", trial_number=number, step=0, value=0.5, request_id=f"r{round_}"
+            ),
+        }[method]
+        answers = _all_at_once(getattr(stub, method), message, copies=4)
+        assert all(not isinstance(a, grpc.StatusCode) for a in answers), answers
+        assert len({a.SerializeToString(deterministic=True) for a in answers}) == 1, answers
+    expected = pb.TRIAL_STATE_RUNNING if method == "Report" else COMPLETE
+    assert _states(stub, "twins").count(expected) == 8
+
+
+def _all_at_once(call, message, copies: int) -> list:
+    """The answers (or status codes) of ``copies`` calls of ``message`` released together."""
+    start = threading.Barrier(copies)
+    answers: list = [None] * copies
+
+    def send(slot: int) -> None:
+        start.wait()
+        try:
+            answers[slot] = call(message)
+        except grpc.RpcError as e:
+            answers[slot] = e.code()
+
+    threads = [threading.Thread(target=send, args=(slot,)) for slot in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers

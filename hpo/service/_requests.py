@@ -6,6 +6,7 @@ from __future__ import annotations
 from hpo.errors import InvalidArgumentError
 from hpo.service._runtime import StudyRuntime
 from hpo.storage import Storage
+from hpo.storage._records import RecordedRequest
 from hpo.storage._unit import Unit
 
 
@@ -22,9 +23,18 @@ class RequestLedger:
                 self._storage.requests.record_statement(unit.study_id, request_id, method, digest)
             )
 
-    def _replayed(self, runtime: StudyRuntime, request_id: str, digest: str) -> bool:
-        """True when this request id was applied already with the same payload."""
-        recorded = self._storage.requests.lookup(runtime.study_id, request_id)
+    def _replayed(
+        self, runtime: StudyRuntime, request_id: str, digest: str, unit: Unit | None = None
+    ) -> bool:
+        """True when this request id was applied already with the same payload. Within a
+        ``unit`` it is looked up there: a twin of this request may have been applied by a unit
+        of the same commit group, not committed yet (PostgreSQL), whose trial change the unit
+        already sees."""
+        if unit is None:
+            recorded = self._storage.requests.lookup(runtime.study_id, request_id)
+        else:
+            rows = unit.query(*self._storage.requests.lookup_query(runtime.study_id, request_id))
+            recorded = RecordedRequest(*rows[0]) if rows else None
         if recorded is None:
             return False
         if recorded.digest != digest:

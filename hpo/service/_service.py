@@ -280,7 +280,7 @@ class StudyService(StudyCache, TrialLoop, LeaseExpiry, TrialReads, HeldStudyCens
                     frozen = runtime.frozen(unit.draft, number)
                     steps = reported_vectors(frozen, runtime.n_objectives)
                     replay = request_id and (frozen.state.is_finished() or step in steps)
-                    if not (replay and self._replayed(runtime, request_id, digest)):
+                    if not (replay and self._replayed(runtime, request_id, digest, unit)):
                         frozen = runtime.require_running(unit.draft, number)
                         view = self._storage.optuna.within(unit)
                         frozen = record_used(unit, view, frozen, used)

@@ -63,7 +63,7 @@ class TrialLoop:
     _current: Callable[[StudyRuntime], Any]
     _held_trial: Callable[[Unit, str], FrozenTrial | None]
     expire_study_leases: Callable[..., list[int]]
-    _replayed: Callable[[StudyRuntime, str, str], bool]
+    _replayed: Callable[..., bool]
     _record_request: Callable[[Unit, str, str, str], None]
     _conflicting_request: Callable[[StudyRuntime, str, str], None]
 
@@ -186,7 +186,7 @@ class TrialLoop:
         frozen = runtime.frozen(unit.draft, payload.number)
         # A finished trial may be this very request, retried: the ledger knows.
         if frozen.state.is_finished() and payload.request_id:
-            if self._replayed(runtime, payload.request_id, telling.digest):
+            if self._replayed(runtime, payload.request_id, telling.digest, unit):
                 return TrialView(runtime.name, frozen)
         frozen = runtime.require_running(unit.draft, payload.number)
         view = self._storage.optuna.within(unit)

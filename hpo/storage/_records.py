@@ -107,11 +107,21 @@ class RequestLedger:
         self._sql = sql
 
     def lookup(self, study_id: int, request_id: str) -> RecordedRequest | None:
-        query = "SELECT method, digest FROM hpo_requests WHERE study_id = ? AND request_id = ?"
+        """The request as committed (see :meth:`lookup_query` for a unit of work's view)."""
+        query, params = self.lookup_query(study_id, request_id)
         with self._sql.read() as cursor:
-            cursor.execute(self._sql.sql(query), (study_id, request_id))
+            cursor.execute(self._sql.sql(query), params)
             row = cursor.fetchone()
         return RecordedRequest(*row) if row else None
+
+    @staticmethod
+    def lookup_query(study_id: int, request_id: str) -> tuple[str, tuple[int, str]]:
+        """The query (for a unit of work, which sees requests of its commit group that are
+        not committed yet) of the request's method and digest."""
+        return (
+            "SELECT method, digest FROM hpo_requests WHERE study_id = ? AND request_id = ?",
+            (study_id, request_id),
+        )
 
     @staticmethod
     def record_statement(study_id: int, request_id: str, method: str, digest: str) -> Statement:
