@@ -120,6 +120,22 @@ def test_names_are_capped(coordinator, stub, running) -> None:
     refused(coordinator, stub.SetTrialUserAttr, attr, INVALID, "key")
 
 
+def test_callers_ids_are_capped(coordinator, stub, running) -> None:
+    """Client and request ids are stored with what they name: at most a name's length."""
+    long = "i" * (MAX_NAME_LENGTH + 1)
+    refused(coordinator, stub.Ask, api.AskRequest(study="s", client_id=long), INVALID, "client_id")
+    tell = api.TellRequest(study="s", trial_number=running, state=pb.TRIAL_STATE_COMPLETE,
+                           values=[1.0], request_id=long)  # fmt: skip
+    refused(coordinator, stub.Tell, tell, INVALID, "request_id")
+    report = api.ReportRequest(study="s", trial_number=running, step=0, value=1.0, request_id=long)
+    refused(coordinator, stub.Report, report, INVALID, "request_id")
+    both = api.TellAndAskRequest(tell=tell, ask=api.AskRequest(study="s", client_id="c"))
+    refused(coordinator, stub.TellAndAsk, both, INVALID, "request_id")
+    tell.request_id = "r"
+    both = api.TellAndAskRequest(tell=tell, ask=api.AskRequest(study="s", client_id=long))
+    refused(coordinator, stub.TellAndAsk, both, INVALID, "client_id")
+
+
 def test_no_trial_grows_past_what_a_message_can_carry(coordinator, stub, running) -> None:
     """The issue's case: two 15 MB user attributes, then Tell: the trial became unreadable."""
 

@@ -106,6 +106,15 @@ def check_name(field: str, name: str, *, printable: bool = False) -> None:
         raise InvalidArgumentError.for_field(field, "must contain only printable characters")
 
 
+def check_id(field: str, value: str) -> None:
+    """A caller's id (a client id, a request id) is empty or at most MAX_NAME_LENGTH
+    characters: it is stored with what it names."""
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError.for_field(
+            field, f"at most {MAX_NAME_LENGTH} characters; got {len(value)}"
+        )
+
+
 def check_params(field: str, names: Iterable[str]) -> None:
     """A search space or a set of parameter values: at most MAX_PARAMS_PER_TRIAL names,
     each a valid name."""

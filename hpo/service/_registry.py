@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from hpo.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from hpo.service import _limits as limits
 from hpo.service._access import current_caller, may_access, require_access
 from hpo.service._service import StudyService
 from hpo.service._tracking import require_complete
@@ -39,6 +40,7 @@ class RegistryService:
         """A new version of ``name`` from a COMPLETE trial's artifact (the best trial when
         ``trial_number`` is None; its only artifact when ``artifact_name`` is empty)."""
         validate_model_name("name", name)
+        limits.check_id("request_id", request_id)
         owner = self._store.owner(name)
         if owner is not None:
             require_access("model", name, owner)

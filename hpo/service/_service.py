@@ -259,6 +259,7 @@ class StudyService(StudyCache, TrialLoop, LeaseExpiry, TrialReads, HeldStudyCens
     ) -> bool:
         """Record what a trial reached at ``step`` (``value``; or ``values``, one per
         direction) and answer whether the pruner stops it."""
+        limits.check_id("request_id", request_id)
         if step < 0:
             raise InvalidArgumentError.for_field("step", "must be >= 0")
         if not values and math.isnan(value):

@@ -80,6 +80,7 @@ class TrialLoop:
         """A trial for ``client_id`` (the one it holds, if it holds one), or budget spent.
         ``search_space`` replaces the study's declared one; ``lineage`` (Lineage JSON) is
         recorded with a new trial."""
+        limits.check_id("client_id", client_id)
         outcome = self._ask(study, client_id, search_space, lineage)
         return self._ask_again_if_spent(study, outcome, client_id, search_space, lineage)
 
@@ -250,6 +251,7 @@ class TrialLoop:
         and an error in either part writes nothing. When the Ask finds the budget spent, or
         the Tell's request id is taken at the commit, nothing was written and each part runs
         again alone (the Tell then the Ask, with their own rules)."""
+        limits.check_id("client_id", client_id)
         runtime = self._runtime(study, study_id)
         telling = _checked(runtime, payload)
         with self._turn(runtime):
@@ -271,6 +273,7 @@ class TrialLoop:
 
 
 def _checked(runtime: StudyRuntime, payload: TellPayload) -> _Telling:
+    limits.check_id("request_id", payload.request_id)
     values = validate_tell(payload.state, list(payload.values), runtime.n_objectives)
     digest = request_digest("tell", payload.number, payload.state.name, values, payload.fail_reason)
     return _Telling(payload, values, digest)
