@@ -11,7 +11,7 @@ from dbstate import expect_refused
 
 from hpo.server import Coordinator
 from hpo.service import _limits as limits
-from hpo.service._limits import MAX_NAME_LENGTH, MAX_PARAMS_PER_TRIAL
+from hpo.service._limits import MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_PARAMS_PER_TRIAL
 from hpo.v1 import coordinator_pb2 as api
 from hpo.v1 import coordinator_pb2_grpc as api_grpc
 from hpo.v1 import study_pb2 as pb
@@ -121,8 +121,8 @@ def test_names_are_capped(coordinator, stub, running) -> None:
 
 
 def test_callers_ids_are_capped(coordinator, stub, running) -> None:
-    """Client and request ids are stored with what they name: at most a name's length."""
-    long = "i" * (MAX_NAME_LENGTH + 1)
+    """Client and request ids are stored with what they name: at most MAX_ID_LENGTH."""
+    long = "i" * (MAX_ID_LENGTH + 1)
     refused(coordinator, stub.Ask, api.AskRequest(study="s", client_id=long), INVALID, "client_id")
     tell = api.TellRequest(study="s", trial_number=running, state=pb.TRIAL_STATE_COMPLETE,
                            values=[1.0], request_id=long)  # fmt: skip

@@ -113,11 +113,11 @@ def test_concurrent_registrations_and_retries(coordinator: Coordinator, tmp_path
             stub.RegisterModel(request)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "request_id" in info.value.details()
-        request.request_id = "r" * 257  # stored with the version: at most a name's length
+        request.request_id = "r" * 1025  # stored with the version: at most 1,024 characters
         with pytest.raises(grpc.RpcError) as info:
             stub.RegisterModel(request)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert info.value.details().startswith("request_id: at most 256")
+        assert info.value.details().startswith("request_id: at most 1024")
     assert [v.version for m in hpo.registry.list_models(address=address) for v in m.versions] == [
         1,
         2,

@@ -44,6 +44,9 @@ __all__ = [
 
 #: Names of studies, parameters, user attribute keys, metrics, data sets and artifacts.
 MAX_NAME_LENGTH = 256
+#: A caller's id (client_id, request_id): room for a study's name and more (a sweep's worker
+#: ids are the study's name, a worker number and a run id).
+MAX_ID_LENGTH = 1024
 #: Parameters of one trial, and of one declared, asked or enqueued search space.
 MAX_PARAMS_PER_TRIAL = 1_000
 #: Nesting of JSON a client sends (sampler/pruner options, user attribute values).
@@ -107,11 +110,11 @@ def check_name(field: str, name: str, *, printable: bool = False) -> None:
 
 
 def check_id(field: str, value: str) -> None:
-    """A caller's id (a client id, a request id) is empty or at most MAX_NAME_LENGTH
+    """A caller's id (a client id, a request id) is empty or at most MAX_ID_LENGTH
     characters: it is stored with what it names."""
-    if len(value) > MAX_NAME_LENGTH:
+    if len(value) > MAX_ID_LENGTH:
         raise InvalidArgumentError.for_field(
-            field, f"at most {MAX_NAME_LENGTH} characters; got {len(value)}"
+            field, f"at most {MAX_ID_LENGTH} characters; got {len(value)}"
         )
 
 
