@@ -3,17 +3,14 @@ deadline and a stop flag, and each asks its next trial with the Tell before it."
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial
 
-from hpo.client._run import ObjectiveFn, run_trial
+from hpo.client._run import ObjectiveFn, new_client_prefix, run_trial
 from hpo.client._trial import Trial
 from hpo.errors import BudgetSpentError
 
@@ -43,7 +40,7 @@ class OptimizeLoop:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.progress: Any = None
-        self.client_prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.client_prefix = new_client_prefix()
 
     def with_progress(self) -> None:
         from rich.progress import Progress

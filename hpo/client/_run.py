@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import traceback
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +24,12 @@ if TYPE_CHECKING:
 _logger = logging.getLogger("hpo")
 
 ObjectiveFn = Callable[[Trial], float | Sequence[float]]
+
+
+def new_client_prefix() -> str:
+    """A prefix for the client ids of one loop of this process (host, pid, a random part);
+    a thread's id follows it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

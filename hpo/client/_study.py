@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
@@ -32,7 +31,7 @@ from hpo.client._insight import param_importances, write_plot
 from hpo.client._lineage import own_lineage, trial_lineage
 from hpo.client._optimize import OptimizeLoop
 from hpo.client._paging import all_trials
-from hpo.client._run import ObjectiveFn
+from hpo.client._run import ObjectiveFn, new_client_prefix
 from hpo.client._trial import ASKED, Trial
 from hpo.client._warm_start import (
     WarmStartLike,
@@ -49,7 +48,7 @@ _logger = logging.getLogger("hpo")
 AlgorithmLike = str | Mapping[str, Any] | None
 _T = TypeVar("_T")
 #: This process among the coordinator's clients (a client id is this and a thread's id).
-_PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_PROCESS_ID = new_client_prefix()
 
 
 class Study:

@@ -53,8 +53,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
         return api.DeleteStudyResponse()
 
     def Ask(self, request: api.AskRequest, context: Any) -> api.AskResponse:
-        space = _ask_space(request)
-        lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
+        space, lineage = _ask_args(request)
         return _ask_response(self._service.ask(request.study, request.client_id, space, lineage))
 
     def Suggest(self, request: api.SuggestRequest, context: Any) -> api.SuggestResponse:
@@ -111,8 +110,7 @@ class CoordinatorServicer(api_grpc.CoordinatorServicer):
             raise InvalidArgumentError.for_field(
                 "ask.study", f"must be tell.study ({tell.study!r}), not {ask.study!r}"
             )
-        space = _ask_space(ask)
-        lineage = lineage_to_json(ask.lineage) if ask.HasField("lineage") else ""
+        space, lineage = _ask_args(ask)
         told, outcome = self._service.tell_and_ask(
             tell.study, _tell_payload(tell), ask.client_id, space, lineage, tell.study_id
         )
@@ -193,14 +191,16 @@ def _token(offset: int | None) -> str:
     return "" if offset is None else str(offset)
 
 
-def _ask_space(request: api.AskRequest) -> dict[str, BaseDistribution] | None:
-    """The search space an Ask names, checked; None when it names none (the study's)."""
+def _ask_args(request: api.AskRequest) -> tuple[dict[str, BaseDistribution] | None, str]:
+    """The search space an Ask names, checked (None: the study's), and its lineage as JSON
+    ("" when it carries none)."""
+    lineage = lineage_to_json(request.lineage) if request.HasField("lineage") else ""
     if not request.HasField("search_space"):
-        return None
+        return None, lineage
     limits.check_params("search_space", request.search_space.params)
     space = convert.search_space_from_pb("search_space", request.search_space)
     limits.check_trial_growth("search_space", None, limits.new_trial_bytes(space, {}))
-    return space
+    return space, lineage
 
 
 def _ask_response(outcome: AskOutcome) -> api.AskResponse:

@@ -170,9 +170,10 @@ class TrialLoop:
         """Finish running trial ``number``; a retry with the same ``request_id`` has one
         effect (its answer is the trial as that first call left it)."""
         runtime = self._runtime(study, study_id)
-        telling = _checked(
-            runtime, TellPayload(number, state, values, request_id, fail_reason, used)
-        )
+        payload = TellPayload(number, state, values, request_id, fail_reason, used)
+        return self._tell(runtime, _checked(runtime, payload))
+
+    def _tell(self, runtime: StudyRuntime, telling: _Telling) -> TrialView:
         with self._turn(runtime):
             try:
                 with self._unit(runtime) as unit:
@@ -180,7 +181,7 @@ class TrialLoop:
             except DuplicateKeyError:
                 return self._told_by_a_twin(runtime, telling)
             finally:
-                runtime.running.pop(number, None)
+                runtime.running.pop(telling.payload.number, None)
 
     def _tell_in(self, runtime: StudyRuntime, unit: Unit, telling: _Telling) -> TrialView:
         payload = telling.payload
@@ -265,10 +266,9 @@ class TrialLoop:
                 runtime.running.pop(payload.number, None)
             if outcome is not None and trial is not None:
                 runtime.running[trial.number] = trial
-        if outcome is None:
-            told = self.tell(study, payload.number, payload.state, payload.values,
-                             payload.request_id, payload.fail_reason, study_id, payload.used)  # fmt: skip
-            return told, self.ask(study, client_id, search_space, lineage)
+        if outcome is None:  # nothing was written: each part alone
+            told = self._tell(runtime, telling)
+            outcome = self._ask(study, client_id, search_space, lineage)
         return told, self._ask_again_if_spent(study, outcome, client_id, search_space, lineage)
 
 
