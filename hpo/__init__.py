@@ -24,12 +24,11 @@ import os as _os
 # which Ray does for every worker. Set before grpc is imported; an explicit setting wins.
 _os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from optuna import TrialPruned  # noqa: E402
-from optuna.trial import FrozenTrial, TrialState  # noqa: E402
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-from hpo import registry  # noqa: E402
-from hpo.client import ClientSecurity, Study, Trial, create_study, load_study  # noqa: E402
-from hpo.errors import (  # noqa: E402
+from hpo.errors import (
     AlreadyExistsError,
     BudgetSpentError,
     FailedPreconditionError,
@@ -43,6 +42,36 @@ from hpo.errors import (  # noqa: E402
     TrialNotFoundError,
     UnavailableError,
 )
+
+if _TYPE_CHECKING:
+    from optuna import TrialPruned
+    from optuna.trial import FrozenTrial, TrialState
+
+    from hpo import registry
+    from hpo.client import ClientSecurity, Study, Trial, create_study, load_study
+
+# The SDK's names are imported when first used (``hpo.Study``, ``from hpo import Study``):
+# ``import hpo`` then stays light for the CLI, which imports Optuna, gRPC and the client only
+# for the commands that need them.
+_LAZY = {
+    "TrialPruned": "optuna",
+    "FrozenTrial": "optuna.trial",
+    "TrialState": "optuna.trial",
+    "ClientSecurity": "hpo.client",
+    "Study": "hpo.client",
+    "Trial": "hpo.client",
+    "create_study": "hpo.client",
+    "load_study": "hpo.client",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    if name == "registry":
+        return _importlib.import_module("hpo.registry")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_importlib.import_module(_LAZY[name]), name)
+
 
 __version__ = "0.1.0"
 

@@ -7,13 +7,15 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
-from hpo.workers._actor import TrialWorker, WorkerReport
-from hpo.workers._objective import ObjectiveRef
 
 from hpo.errors import HpoError
+
+if TYPE_CHECKING:
+    from hpo.workers._actor import WorkerReport
+    from hpo.workers._objective import ObjectiveRef
 
 _logger = logging.getLogger("hpo.workers")
 FORWARDED_ENV = ("HPO_TOKEN", "HPO_TLS_CA", "HPO_TLS_CERT", "HPO_TLS_KEY")
@@ -51,6 +53,8 @@ class WorkerPool:
     ) -> None:
         if size < 1:
             raise ValueError("workers: must be >= 1")
+        from hpo.workers._actor import TrialWorker  # the SDK: imported once Ray runs
+
         # Workers reach a secured coordinator with the driver's settings (HPO_TOKEN, ...).
         env = {k: v for k, v in os.environ.items() if k in FORWARDED_ENV}
         actor_class = ray.remote(TrialWorker).options(

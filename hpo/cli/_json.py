@@ -11,19 +11,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 
-from hpo._wire import distribution_from_pb, state_counts, state_name, value_from_pb
 from hpo.v1 import study_pb2 as pb
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+# hpo._wire and Optuna (a quarter of a second to import) are imported by the functions that
+# use them: every command imports this module, and `hpo --help` or `hpo sweep` before Ray
+# starts need neither.
 
 
 def dump(value: Any) -> None:
@@ -33,6 +33,8 @@ def dump(value: Any) -> None:
 
 def study(message: pb.Study) -> dict[str, Any]:
     """A study: configuration and trial counts per state."""
+    from hpo._wire import distribution_from_pb, state_counts
+
     return {
         "name": message.name,
         "directions": [_enum_name(pb.Direction, d) for d in message.directions],
@@ -52,6 +54,8 @@ def study(message: pb.Study) -> dict[str, Any]:
 
 def trial(message: pb.Trial) -> dict[str, Any]:
     """A trial: state, values, parameters by name with their values."""
+    from hpo._wire import distribution_from_pb, state_name, value_from_pb
+
     return {
         "study": message.study,
         "number": message.number,
@@ -83,6 +87,8 @@ def trials(messages: Iterable[pb.Trial]) -> list[dict[str, Any]]:
 def distribution(d: BaseDistribution) -> dict[str, Any]:
     """``{"type": "float", "low": ..., "high": ..., "log": ..., "step": ...}``, ``"int"``
     likewise, or ``{"type": "categorical", "choices": [...]}``."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if isinstance(d, FloatDistribution):
         return {"type": "float", "low": d.low, "high": d.high, "log": d.log, "step": d.step}
     if isinstance(d, IntDistribution):

@@ -9,16 +9,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hpo._wire import STATE_TO_PB, state_counts, state_from_name, state_name, value_from_pb
 from hpo.cli import _json
 from hpo.v1 import registry_pb2 as reg
 from hpo.v1 import study_pb2 as pb
 
 out = Console()
+# hpo._wire (and through it Optuna) is imported by the functions that use it, as in _json.
 
 
 def state_filter(names: Sequence[str]) -> list[pb.TrialState]:
     """``--state`` values (any case) as wire states."""
+    from hpo._wire import STATE_TO_PB, state_from_name
+
     return [STATE_TO_PB[state_from_name("--state", name)] for name in names]
 
 
@@ -27,6 +29,8 @@ def _direction(value: int) -> str:
 
 
 def studies(items: Sequence[pb.Study], as_json: bool) -> None:
+    from hpo._wire import state_counts
+
     if as_json:
         return _json.dump([_json.study(s) for s in items])
     table = Table("name", "directions", "sampler", "pruner", "trials", "complete", "running")
@@ -45,6 +49,8 @@ def studies(items: Sequence[pb.Study], as_json: bool) -> None:
 
 
 def study(item: pb.Study, as_json: bool) -> None:
+    from hpo._wire import state_counts
+
     if as_json:
         return _json.dump(_json.study(item))
     table = Table("field", "value", show_header=False)
@@ -79,6 +85,8 @@ def _warm_start_request(requested: pb.WarmStart) -> str:
 
 
 def trials(items: Sequence[pb.Trial], as_json: bool) -> None:
+    from hpo._wire import state_name, value_from_pb
+
     if as_json:
         return _json.dump(_json.trials(items))
     table = Table("number", "state", "values", "params", "steps")

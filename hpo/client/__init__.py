@@ -1,13 +1,35 @@
-"""The Python SDK: study handles and trials that talk to a coordinator over gRPC."""
+"""The Python SDK: study handles and trials that talk to a coordinator over gRPC.
+
+Names are imported when first used: ``hpo.client._embedded`` (where the embedded coordinator
+is found, which a sweep asks before it starts Ray) then loads neither gRPC nor Optuna.
+"""
 
 from __future__ import annotations
 
-from hpo.client._connection import ClientSecurity, Connection, connect
-from hpo.client._embedded import embedded_address, resolve_address
-from hpo.client._frozen import frozen_trial_from_pb
-from hpo.client._study import Study, create_study, load_study
-from hpo.client._trial import Trial
-from hpo.client._warm_start import WarmStartSource
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpo.client._connection import ClientSecurity, Connection, connect
+    from hpo.client._embedded import embedded_address, resolve_address
+    from hpo.client._frozen import frozen_trial_from_pb
+    from hpo.client._study import Study, create_study, load_study
+    from hpo.client._trial import Trial
+    from hpo.client._warm_start import WarmStartSource
+
+_MODULES = {
+    "ClientSecurity": "_connection",
+    "Connection": "_connection",
+    "connect": "_connection",
+    "embedded_address": "_embedded",
+    "resolve_address": "_embedded",
+    "frozen_trial_from_pb": "_frozen",
+    "Study": "_study",
+    "create_study": "_study",
+    "load_study": "_study",
+    "Trial": "_trial",
+    "WarmStartSource": "_warm_start",
+}
 
 __all__ = [
     "ClientSecurity",
@@ -22,3 +44,9 @@ __all__ = [
     "load_study",
     "resolve_address",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)

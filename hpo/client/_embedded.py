@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from hpo._defaults import DEFAULT_STORAGE_URL
@@ -121,19 +121,24 @@ def _no_such_sqlite_file(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def preparing_embedded(address: str | None, storage: str | None) -> Iterator[None]:
-    """While the body runs (a local Ray starting, which mostly waits), import the modules of
-    the embedded coordinator :func:`resolve_address` will start for ``address`` and
-    ``storage`` (none when it names a running one): a fifth of a second its start then saves.
+def preparing_embedded(
+    address: str | None, storage: str | None, also: Sequence[str] = ()
+) -> Iterator[None]:
+    """While the body runs (a local Ray starting, which mostly waits), import in a thread the
+    modules of the embedded coordinator :func:`resolve_address` will start for ``address``
+    and ``storage`` (none when it names a running one), and the modules ``also`` names: a
+    few tenths of a second the steps after the body then save.
 
     The thread only imports: it starts no thread and opens no socket or channel, so
     the processes the body forks meanwhile inherit nothing a coordinator holds (Ray's
     children run only code imported before, then exec). A failed import is left to the
-    coordinator's start, which meets it again and says what is wrong."""
-    if address or embedded_storage(storage) is None or "hpo.server" in sys.modules:
+    code that needs the module, which meets it again and says what is wrong."""
+    embedded = not address and embedded_storage(storage) is not None
+    modules = [m for m in (*(["hpo.server"] if embedded else []), *also) if m not in sys.modules]
+    if not modules:
         yield
         return
-    thread = threading.Thread(target=_import_quietly, args=("hpo.server",), daemon=True)
+    thread = threading.Thread(target=_import_quietly, args=(modules,), daemon=True)
     thread.start()
     try:
         yield
@@ -141,11 +146,12 @@ def preparing_embedded(address: str | None, storage: str | None) -> Iterator[Non
         thread.join()
 
 
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception as e:  # the coordinator's own import meets it again and reports it
-        _logger.debug("importing %s ahead: %s", module, e)
+def _import_quietly(modules: Sequence[str]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # the code that needs it meets it again and reports it
+            _logger.debug("importing %s ahead: %s", module, e)
 
 
 def embedded_address(storage: str) -> str:
