@@ -224,8 +224,9 @@ _PREPARE = """
 import sys
 from hpo.client._embedded import preparing_embedded
 address, storage = (sys.argv[1] or None), (sys.argv[2] or None)
-with preparing_embedded(address, storage):
+with preparing_embedded(address, storage, also=["hpo.cli._json"]):
     pass
+assert "hpo.cli._json" in sys.modules  # the modules named are imported either way
 print("hpo.server" in sys.modules)
 """
 

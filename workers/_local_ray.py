@@ -21,6 +21,11 @@ import subprocess
 import ray
 
 _logger = logging.getLogger("hpo.workers")
+#: What Ray imports in a driver at its first remote call, to register its serializers for
+#: pydantic models and Arrow data (0.1-0.4 s here): a sweep imports them while Ray starts,
+#: which mostly waits, instead of between Ray's start and its workers' creation. A module
+#: a Ray version lacks is skipped.
+FIRST_CALL_MODULES = ("ray._common.pydantic_compat", "ray._private.arrow_serialization")
 #: How long to wait for the killed monitor to be reaped (it dies at once on SIGKILL).
 _REAP_SECONDS = 2.0
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ray
+from hpo.workers._local_ray import FIRST_CALL_MODULES
 from hpo.workers._objective import ObjectiveRef, objective_loader
 from hpo.workers._output import count_worker_output
 from hpo.workers._pool import Resources, WorkerPool
@@ -121,7 +122,8 @@ def run_sweep(
     spent = coordinator is None and budget_spent_in_embedded(storage, study)
     if not spent:
         # Ray's start mostly waits: the sweep's own modules are imported meanwhile.
-        with preparing_embedded(coordinator, storage, also=(_LOOP_MODULE,)):
+        ahead = (_LOOP_MODULE, *FIRST_CALL_MODULES)
+        with preparing_embedded(coordinator, storage, also=ahead):
             _ensure_ray(ray_address, console)
     from hpo.workers._study import SweepSettings
     from hpo.workers._sweep_loop import sweep_on_ray

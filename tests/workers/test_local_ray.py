@@ -1,8 +1,10 @@
 """Leaving Ray at the end of a sweep: the local Ray the sweep started is stopped whole (its
-monitor killed first, not waited on), a cluster it joined is left running untouched."""
+monitor killed first, not waited on), a cluster it joined is left running untouched. Starting
+it: what the sweep imports meanwhile."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +21,31 @@ pids = {kind: [i.process.pid for i in infos] for kind, infos in node.all_process
 stop_ray()
 print(json.dumps({"pids": pids, "initialized": ray.is_initialized()}))
 """
+
+
+_FIRST_CALL = """
+import sys
+import ray
+from hpo.workers._local_ray import FIRST_CALL_MODULES
+ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+ray.get(ray.remote(lambda: 1).remote())
+print(all(m in sys.modules for m in FIRST_CALL_MODULES))
+"""
+
+
+def test_the_modules_ray_imports_at_its_first_call_are_the_ones_imported_ahead() -> None:
+    """A sweep imports FIRST_CALL_MODULES while Ray starts, so that its first remote call
+    does not; a Ray that moved them would silently lose that."""
+    from hpo.workers._local_ray import FIRST_CALL_MODULES
+
+    for module in FIRST_CALL_MODULES:
+        assert importlib.util.find_spec(module) is not None, module
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-c", _FIRST_CALL]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
 
 
 def _run_driver(address: str) -> dict:
