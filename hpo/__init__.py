@@ -99,3 +99,7 @@ __all__ = [
     "load_study",
     "registry",
 ]
+
+
+def __dir__() -> list[str]:  # the lazy names too, for completion and help()
+    return sorted({*globals(), *__all__})

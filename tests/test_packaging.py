@@ -164,3 +164,33 @@ def test_ray_and_scikit_learn_are_an_extra_that_dev_includes() -> None:
     assert set(extras["sweep"]) <= set(extras["dev"])  # the tests need the worker pool
     readme = (ROOT / "README.md").read_text()
     assert "pip install -e '.[sweep]' && hpo sweep examples/digits_sgd.py:objective" in readme
+
+
+_LIGHT_IMPORT = """
+import sys
+import hpo, hpo.cli._app, hpo.client._embedded
+heavy = sorted({"optuna", "grpc", "sqlalchemy", "numpy"} & set(sys.modules))
+missing = [name for name in hpo.__all__ if name not in dir(hpo)]
+import hpo.client
+missing += [name for name in hpo.client.__all__ if name not in dir(hpo.client)]
+print(heavy, missing)
+for package in (hpo, hpo.client):
+    for name in package.__all__:
+        getattr(package, name)  # every public name resolves
+print("optuna" in sys.modules)
+"""
+
+
+def test_import_hpo_and_the_cli_stay_light_and_every_public_name_resolves() -> None:
+    """`import hpo`, the CLI's command tree and the embedded-coordinator lookup load neither
+    Optuna, gRPC, SQLAlchemy nor NumPy (`hpo --help`, and `hpo sweep` before Ray starts);
+    the SDK's names are imported on first use, each of them."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LIGHT_IMPORT],
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[] []", "True"]
