@@ -24,10 +24,10 @@ import os as _os
 # which Ray does for every worker. Set before grpc is imported; an explicit setting wins.
 _os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from hpo._lazy import lazy_attribute as _lazy_attribute
 from hpo.errors import (
     AlreadyExistsError,
     BudgetSpentError,
@@ -50,9 +50,9 @@ if _TYPE_CHECKING:
     from hpo import registry
     from hpo.client import ClientSecurity, Study, Trial, create_study, load_study
 
-# The SDK's names are imported when first used (``hpo.Study``, ``from hpo import Study``):
-# ``import hpo`` then stays light for the CLI, which imports Optuna, gRPC and the client only
-# for the commands that need them.
+# The SDK's names (and hpo's subpackages: ``hpo.client``, ``hpo.registry``) are imported when
+# first used (``hpo.Study``, ``from hpo import Study``): ``import hpo`` then stays light for
+# the CLI, which imports Optuna, gRPC and the client only for the commands that need them.
 _LAZY = {
     "TrialPruned": "optuna",
     "FrozenTrial": "optuna.trial",
@@ -66,11 +66,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _Any:
-    if name == "registry":
-        return _importlib.import_module("hpo.registry")
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(_importlib.import_module(_LAZY[name]), name)
+    return _lazy_attribute(__name__, _LAZY, name)
 
 
 __version__ = "0.1.0"

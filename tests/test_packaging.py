@@ -194,3 +194,39 @@ def test_import_hpo_and_the_cli_stay_light_and_every_public_name_resolves() -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[] []", "True"]
+
+
+_FIRST_USE_FROM_THREADS = """
+import threading
+import hpo
+names = ["Study", "create_study", "TrialPruned", "FrozenTrial", "registry", "load_study",
+         "Trial", "TrialState", "client"]
+errors = []
+barrier = threading.Barrier(16)
+def use(offset):
+    barrier.wait()
+    for name in names[offset % len(names):] + names[:offset % len(names)]:
+        try:
+            getattr(hpo, name)
+        except Exception as e:
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+threads = [threading.Thread(target=use, args=(i,)) for i in range(16)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+
+
+def test_lazy_names_first_used_by_many_threads_at_once_all_resolve() -> None:
+    """Optuna cannot be imported by two threads together; hpo's lazy names import it one
+    thread at a time (hpo._lazy), so threads that first use them together all get them."""
+    for _ in range(3):  # without the lock, most runs fail
+        done = subprocess.run(
+            [sys.executable, "-c", _FIRST_USE_FROM_THREADS],
+            env=user_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]"

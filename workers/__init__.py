@@ -10,13 +10,14 @@ Names are imported when first used: a worker process, which imports this package
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 try:
     import ray  # noqa: F401
 except ImportError as e:  # the worker pool is an extra: the SDK, CLI and server work without
     raise ImportError("the worker pool needs Ray: pip install 'hpo[sweep]'", name=e.name) from e
+
+from hpo._lazy import lazy_attribute
 
 if TYPE_CHECKING:
     from hpo.workers._actor import TrialWorker, WorkerReport
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
     from hpo.workers._sweep import SweepResult, run_sweep
 
 _MODULES = {
-    "ObjectiveRef": "_objective",
-    "Resources": "_pool",
-    "SweepResult": "_sweep",
-    "TrialWorker": "_actor",
-    "WorkerPool": "_pool",
-    "WorkerReport": "_actor",
-    "leave_ray": "_output",
-    "run_sweep": "_sweep",
+    "ObjectiveRef": "hpo.workers._objective",
+    "Resources": "hpo.workers._pool",
+    "SweepResult": "hpo.workers._sweep",
+    "TrialWorker": "hpo.workers._actor",
+    "WorkerPool": "hpo.workers._pool",
+    "WorkerReport": "hpo.workers._actor",
+    "leave_ray": "hpo.workers._output",
+    "run_sweep": "hpo.workers._sweep",
 }
 __all__ = [
     "ObjectiveRef",
@@ -48,9 +49,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    return lazy_attribute(__name__, _MODULES, name)
 
 
 def __dir__() -> list[str]:  # the lazy names too, for completion and help()

@@ -136,7 +136,7 @@ def sweep(
             warm_start_data=warm_start_data or None,
         )
     except KeyboardInterrupt:
-        err.print(escape(f"interrupted: continue with `hpo sweep ... --study {study} --resume`"))
+        err.print(escape(f"interrupted: run the same command again to go on with study {study!r}"))
         raise typer.Exit(130) from None
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))

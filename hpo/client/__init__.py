@@ -6,8 +6,9 @@ is found, which a sweep asks before it starts Ray) then loads neither gRPC nor O
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from hpo._lazy import lazy_attribute
 
 if TYPE_CHECKING:
     from hpo.client._connection import ClientSecurity, Connection, connect
@@ -18,17 +19,17 @@ if TYPE_CHECKING:
     from hpo.client._warm_start import WarmStartSource
 
 _MODULES = {
-    "ClientSecurity": "_connection",
-    "Connection": "_connection",
-    "connect": "_connection",
-    "embedded_address": "_embedded",
-    "resolve_address": "_embedded",
-    "frozen_trial_from_pb": "_frozen",
-    "Study": "_study",
-    "create_study": "_study",
-    "load_study": "_study",
-    "Trial": "_trial",
-    "WarmStartSource": "_warm_start",
+    "ClientSecurity": "hpo.client._connection",
+    "Connection": "hpo.client._connection",
+    "connect": "hpo.client._connection",
+    "embedded_address": "hpo.client._embedded",
+    "resolve_address": "hpo.client._embedded",
+    "frozen_trial_from_pb": "hpo.client._frozen",
+    "Study": "hpo.client._study",
+    "create_study": "hpo.client._study",
+    "load_study": "hpo.client._study",
+    "Trial": "hpo.client._trial",
+    "WarmStartSource": "hpo.client._warm_start",
 }
 
 __all__ = [
@@ -47,9 +48,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    return lazy_attribute(__name__, _MODULES, name)
 
 
 def __dir__() -> list[str]:  # the lazy names too, for completion and help()
