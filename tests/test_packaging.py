@@ -185,15 +185,7 @@ def test_import_hpo_and_the_cli_stay_light_and_every_public_name_resolves() -> N
     """`import hpo`, the CLI's command tree and the embedded-coordinator lookup load neither
     Optuna, gRPC, SQLAlchemy nor NumPy (`hpo --help`, and `hpo sweep` before Ray starts);
     the SDK's names are imported on first use, each of them."""
-    done = subprocess.run(
-        [sys.executable, "-c", _LIGHT_IMPORT],
-        env=user_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[] []", "True"]
+    assert _python(_LIGHT_IMPORT).splitlines() == ["[] []", "True"]
 
 
 _FIRST_USE_FROM_THREADS = """
@@ -221,12 +213,14 @@ def test_lazy_names_first_used_by_many_threads_at_once_all_resolve() -> None:
     """Optuna cannot be imported by two threads together; hpo's lazy names import it one
     thread at a time (hpo._lazy), so threads that first use them together all get them."""
     for _ in range(3):  # without the lock, most runs fail
-        done = subprocess.run(
-            [sys.executable, "-c", _FIRST_USE_FROM_THREADS],
-            env=user_environment(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "[]"
+        assert _python(_FIRST_USE_FROM_THREADS).strip() == "[]"
+
+
+def _python(script: str) -> str:
+    """What ``script`` printed, run by this Python in a user's environment; it must succeed."""
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(
+        command, env=user_environment(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
