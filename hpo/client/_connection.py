@@ -56,6 +56,11 @@ class Connection:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.enable_retries", 0),  # retried here, with hpo's error mapping
+            # A coordinator back after an outage (restarted, failed over) is reached within
+            # seconds: gRPC otherwise waits up to 120 s between reconnection attempts, and a
+            # connection (shared per address, process-wide) kept failing calls at once
+            # meanwhile, for as long as the calls' own retries last.
+            ("grpc.max_reconnect_backoff_ms", 2000),
             # Several replicas behind one target ("ipv4:10.0.0.1:50051,10.0.0.2:50051" or a
             # DNS name with several records): spread calls over all of them.
             ("grpc.service_config", '{"loadBalancingConfig": [{"round_robin": {}}]}'),
