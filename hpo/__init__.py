@@ -66,7 +66,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> _Any:
-    return _lazy_attribute(__name__, _LAZY, name)
+    return _lazy_attribute(globals(), _LAZY, name)
 
 
 __version__ = "0.1.0"

@@ -16,16 +16,19 @@ from typing import Any
 _lock = threading.RLock()
 
 
-def lazy_attribute(package: str, modules: Mapping[str, str], name: str) -> Any:
-    """``package``'s attribute ``name``: taken from the module ``modules[name]`` names, or,
-    for a name not in ``modules``, the submodule ``package.name`` (``hpo.client`` after
-    ``import hpo``). AttributeError when it is neither."""
+def lazy_attribute(namespace: dict[str, Any], modules: Mapping[str, str], name: str) -> Any:
+    """The attribute ``name`` of the package whose globals are ``namespace``: taken from the
+    module ``modules[name]`` names, or, for a name not in ``modules``, the submodule
+    ``package.name`` (``hpo.client`` after ``import hpo``); kept in ``namespace``, so that
+    only the first use comes here. AttributeError when it is neither."""
+    package = namespace["__name__"]
     if name.startswith("__"):  # probes such as __path__ or __wrapped__: never a submodule
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
     with _lock:
         module = modules.get(name)
         if module is not None:
-            return getattr(importlib.import_module(module), name)
+            value = namespace[name] = getattr(importlib.import_module(module), name)
+            return value
         try:
             return importlib.import_module(f"{package}.{name}")
         except ModuleNotFoundError as e:

@@ -49,7 +49,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    return lazy_attribute(__name__, _MODULES, name)
+    return lazy_attribute(globals(), _MODULES, name)
 
 
 def __dir__() -> list[str]:  # the lazy names too, for completion and help()
