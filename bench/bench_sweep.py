@@ -7,14 +7,14 @@
 
 Startup: whole processes the way a user runs them: `hpo sweep` of 40 trials of a 20 ms
 objective on 2 workers (embedded coordinator, SQLite), a bare `ray.init()` + `ray.shutdown()`,
-the same bare Ray stopped the way `hpo sweep` stops its local Ray (a second sooner), and the
-same 40 trials as a Ray Tune script, each started cold, interleaved; what each sweep adds to
-the Ray it runs and the ideal work (40 x 20 ms / 2 = 0.4 s): hpo against the bare Ray with
-hpo's stop, Tune against the bare Ray with Ray's own (medians over repeats, each repeat's
-sweeps against that repeat's bare Ray). All four start
-a local Ray the same way, without Ray's dashboard (as `hpo sweep` does), each once the Ray
-daemons of the one before have exited (they go on stopping after their driver exits, and
-slowed the next start by up to a second).
+the same bare Ray started and stopped the way `hpo sweep` starts and stops a local Ray of its
+own (each up to a second sooner: hpo.workers._local_ray), and the same 40 trials as a Ray Tune
+script, each started cold, interleaved; what each sweep adds to the Ray it runs and the ideal
+work (40 x 20 ms / 2 = 0.4 s): hpo against the bare Ray with hpo's start and stop, Tune
+against the bare Ray with Ray's own (medians over repeats, each repeat's sweeps against that
+repeat's bare Ray). All four start a local Ray without Ray's dashboard (as `hpo sweep` does),
+each once the Ray daemons of the one before have exited (they go on stopping after their
+driver exits, and slowed the next start by up to a second).
 
 Overhead: 200 trials of a 20 ms objective, 2 workers (1 CPU each), TPE: wall time against
 the ideal (200 x 20 ms / 2) and against Ray Tune (Tuner + OptunaSearch, reuse_actors=True,
@@ -207,15 +207,16 @@ def early_stopping(repeats: int) -> None:
 
 
 _BARE_RAY = "import ray; ray.init(include_dashboard=False); ray.shutdown()"
-# The same, stopped the way `hpo sweep` stops the local Ray it started (its monitor killed
-# first instead of waited on: hpo.workers._local_ray): the baseline of what hpo itself adds.
+# The same, started and stopped the way `hpo sweep` starts and stops a local Ray of its own
+# (socket connects retried every 50 ms instead of every second; its monitor killed first
+# instead of waited on: hpo.workers._local_ray): the baseline of what hpo itself adds.
 # It must import nothing more than Ray (until 2026-11-28 it imported hpo's SDK, Optuna and
 # gRPC through the `hpo` package, 0.2-0.3 s here that then went unseen in what hpo adds):
 # it fails the bench if it does.
 _BARE_RAY_HPO_STOP = (
-    "import sys, ray; from hpo.workers._local_ray import stop_ray; "
+    "import sys, ray; from hpo.workers._local_ray import start_options, stop_ray; "
     "assert not {'optuna', 'grpc', 'sqlalchemy'} & set(sys.modules), 'baseline too heavy'; "
-    "ray.init(include_dashboard=False); stop_ray()"
+    "ray.init(include_dashboard=False, **start_options(None)); stop_ray()"
 )
 
 
@@ -249,7 +250,7 @@ def startup(repeats: int) -> None:
     ideal = N_STARTUP * _objectives.SLEEP_SECONDS / 2
     runs: dict[str, list[float]] = {
         "bare Ray": [],
-        "bare Ray, hpo's stop": [],
+        "bare Ray, hpo's start/stop": [],
         "hpo sweep": [],
         "Ray Tune": [],
     }
@@ -258,7 +259,7 @@ def startup(repeats: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             runs["bare Ray"].append(_seconds([sys.executable, "-c", _BARE_RAY], tmp, settled))
             bare_fast = [sys.executable, "-c", _BARE_RAY_HPO_STOP]
-            runs["bare Ray, hpo's stop"].append(_seconds(bare_fast, tmp, settled))
+            runs["bare Ray, hpo's start/stop"].append(_seconds(bare_fast, tmp, settled))
             sweep = [hpo_cli, "sweep", f"{OBJECTIVES}:sleep_20ms", "--study", "startup"]
             sweep += ["--trials", str(N_STARTUP), "--workers", "2", "--pruner", "none"]
             sweep += ["--db", f"sqlite:///{tmp}/s.db"]
@@ -276,21 +277,21 @@ def startup(repeats: int) -> None:
         pairs = zip(runs[label], runs[baseline], strict=True)
         return statistics.median(s - b - ideal for s, b in pairs)
 
-    hpo_own = beyond("hpo sweep", "bare Ray, hpo's stop")  # what hpo adds to the Ray it runs
+    hpo_own = beyond("hpo sweep", "bare Ray, hpo's start/stop")  # what hpo adds to its Ray
     tune_own = beyond("Ray Tune", "bare Ray")  # Tune stops Ray as ray.shutdown() does
-    print(f"{'':<21} {'seconds':>8} {'beyond the same Ray start/stop + ideal':>40}")
+    print(f"{'':<27} {'seconds':>8} {'beyond the same Ray start/stop + ideal':>40}")
     for label, seconds in runs.items():
         extra = {"hpo sweep": hpo_own, "Ray Tune": tune_own}.get(label)
         shown = f"{extra:>39.2f}s" if extra is not None else ""
-        print(f"{label:<21} {statistics.median(seconds):>8.2f} {shown}", flush=True)
+        print(f"{label:<27} {statistics.median(seconds):>8.2f} {shown}", flush=True)
     ratio = tune_own / hpo_own if hpo_own > 0 else float("inf")
     print(f"Ray Tune adds {ratio:.1f}x what hpo sweep adds to the Ray each runs")
     print(
         "hpo sweep against a user's own Ray start and ray.shutdown() + ideal: "
-        f"{beyond('hpo sweep', 'bare Ray'):+.2f} s (its stop skips Ray's one-second wait)"
+        f"{beyond('hpo sweep', 'bare Ray'):+.2f} s (its start and stop skip Ray's one-second waits)"
     )
     print(
-        "per repeat (bare Ray / bare Ray, hpo's stop / hpo sweep / Ray Tune, s): "
+        "per repeat (bare Ray / bare Ray, hpo's start/stop / hpo sweep / Ray Tune, s): "
         + ", ".join("/".join(f"{s:.2f}" for s in row) for row in zip(*runs.values(), strict=True))
     )
 

@@ -249,3 +249,50 @@ def test_the_embedded_coordinator_is_prepared_only_when_one_will_start(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == imported
     assert list(tmp_path.iterdir()) == []  # preparing opens no database
+
+
+_PRIORITY_SEEN = """
+import os, threading
+importer = threading.get_native_id()
+seen = (os.getpriority(os.PRIO_PROCESS, importer), os.getloadavg()[0])
+"""
+_PREPARE_PRIORITY = """
+import os, sys
+from hpo.client._embedded import preparing_embedded
+sys.path.insert(0, sys.argv[1])
+with preparing_embedded("127.0.0.1:1", None, also=["priority_seen", "hpo.server"]):
+    pass
+import priority_seen
+own = os.getpriority(os.PRIO_PROCESS, 0)
+# Threads started by the imports (NumPy's BLAS) keep the process's priority; Arrow's memory
+# purger, if any, may run at any; the importing thread, joined, may not have left yet.
+threads, lowered = 0, []
+for task in os.listdir("/proc/self/task"):
+    try:
+        name = open(f"/proc/self/task/{task}/comm").read().strip()
+        niceness = os.getpriority(os.PRIO_PROCESS, int(task))
+    except OSError:
+        continue  # gone meanwhile
+    threads += 1
+    if int(task) != priority_seen.importer and name != "jemalloc_bg_thd" and niceness != own:
+        lowered.append(name)
+print(*priority_seen.seen, own, len(os.sched_getaffinity(0)), threads, len(lowered))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_modules_are_imported_ahead_at_a_lower_priority_unless_the_machine_is_busy(
+    tmp_path,
+) -> None:
+    """Imports ahead slowed a local Ray's start by 0.3-0.4 s at the same priority; on a busy
+    machine a lowered priority would starve them instead. The process, and the threads the
+    imports start, keep their own."""
+    (tmp_path / "priority_seen.py").write_text(_PRIORITY_SEEN)
+    command = [sys.executable, "-c", _PREPARE_PRIORITY, str(tmp_path)]
+    done = subprocess.run(command, env=user_environment(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    niceness, load, process_niceness, cores, threads, lowered_threads = done.stdout.split()
+    lowered = min(int(process_niceness) + 10, 19)
+    assert int(niceness) == (lowered if float(load) < int(cores) else int(process_niceness))
+    assert int(threads) > 1  # NumPy's BLAS started threads, here at the process's priority
+    assert int(lowered_threads) == 0

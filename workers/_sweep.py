@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ray
-from hpo.workers._local_ray import FIRST_CALL_MODULES
+from hpo.workers._local_ray import import_what_ray_imports_later, start_options
 from hpo.workers._objective import ObjectiveRef, objective_loader
 from hpo.workers._output import count_worker_output
 from hpo.workers._pool import Resources, WorkerPool
@@ -122,7 +122,7 @@ def run_sweep(
     spent = coordinator is None and budget_spent_in_embedded(storage, study)
     if not spent:
         # Ray's start mostly waits: the sweep's own modules are imported meanwhile.
-        ahead = (_LOOP_MODULE, *FIRST_CALL_MODULES)
+        ahead = (_LOOP_MODULE, import_what_ray_imports_later)
         with preparing_embedded(coordinator, storage, also=ahead):
             _ensure_ray(ray_address, console)
     from hpo.workers._study import SweepSettings
@@ -170,6 +170,7 @@ def _ensure_ray(address: str | None, console: Console) -> None:
             logging_level=logging.WARNING,
             log_to_driver=True,
             include_dashboard=None if address else False,
+            **start_options(address),
         )
     except (RuntimeError, ConnectionError, ray.exceptions.RayError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
