@@ -184,13 +184,15 @@ def _yield_the_cpu() -> None:
     (on 2 cores kept busy, 1.3-2 s more at nice 10, up to 30 s at nice 19). A priority
     lowered cannot be raised again without privileges, and threads the calling thread starts
     inherit it."""
-    if sys.platform != "linux" or os.getloadavg()[0] >= len(os.sched_getaffinity(0)):
+    if sys.platform != "linux":
         return
     thread = threading.get_native_id()
-    try:
+    try:  # a sandbox may hide the load or refuse the change: the imports run as they would
+        if os.getloadavg()[0] >= len(os.sched_getaffinity(0)):
+            return
         niceness = os.getpriority(os.PRIO_PROCESS, thread) + _IMPORT_NICENESS
         os.setpriority(os.PRIO_PROCESS, thread, min(niceness, _NICEST))
-    except OSError as e:  # a sandbox may refuse it: the imports run as they would have
+    except OSError as e:
         _logger.debug("lowering the import thread's priority: %s", e)
 
 
