@@ -294,5 +294,5 @@ def test_modules_are_imported_ahead_at_a_lower_priority_unless_the_machine_is_bu
     niceness, load, process_niceness, cores, threads, lowered_threads = done.stdout.split()
     lowered = min(int(process_niceness) + 10, 19)
     assert int(niceness) == (lowered if float(load) < int(cores) else int(process_niceness))
-    assert int(threads) > 1  # NumPy's BLAS started threads, here at the process's priority
-    assert int(lowered_threads) == 0
+    # NumPy's BLAS threads, if it starts any (not with OMP_NUM_THREADS=1, nor on one core):
+    assert int(threads) >= 1 and int(lowered_threads) == 0

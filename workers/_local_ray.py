@@ -7,7 +7,7 @@ waits a whole second before trying again (its default retry delay for a local so
 ``raylet_client_connect_timeout_milliseconds``), and its start takes that second longer.
 A local Ray of hpo's own retries every 50 ms, as many times over the same 10 s: the same end
 without the wait. Ray accepts such settings only from the driver that starts the cluster, so
-a sweep that joins one passes none.
+a sweep that joins one (named, or found as ``ray.init`` finds one) passes none.
 
 Stopping: ``ray.shutdown()`` stops a local Ray's daemons one after another, the GCS before the
 autoscaler monitor. The monitor, on SIGTERM, first tries to report its end to the GCS,
@@ -16,8 +16,8 @@ second every ``hpo sweep`` spent waiting for nothing. A local Ray has nothing to
 killing its monitor first ends the same way (Ray's own path ends in that same SIGKILL),
 without the wait.
 
-Ray offers no public call for the stop: the processes a driver started are in ``ray._private``,
-read in this one module. Only processes this driver started itself are touched (a driver
+Ray offers no public call for either: the settings and the processes a driver started are
+in ``ray._private``, read in this one module. Only processes this driver started itself are touched (a driver
 that joined a running cluster started none); when anything is not as expected,
 ``ray.shutdown()`` does it all, as before.
 """
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import subprocess
 from typing import Any
 
 import ray
+from ray._private import services
 
 _logger = logging.getLogger("hpo.workers")
 #: Ray's retry of a connect to a local socket (its object store's, its raylet's): every 50 ms
@@ -45,7 +45,7 @@ _REAP_SECONDS = 2.0
 
 def import_what_ray_imports_later() -> None:
     """Import what Ray imports in a driver at its first remote call and at ``ray.shutdown()``
-    (0.1-0.2 s here, 135 modules), so that a sweep does it while Ray starts, which mostly
+    (0.1-0.2 s here, over a hundred modules), so that a sweep does it while Ray starts, which mostly
     waits, instead of between Ray's start and its workers' creation.
 
     At its first call Ray creates its serialization context, which registers serializers for
@@ -71,11 +71,18 @@ class _DiscardedRegistrations:
 
 def start_options(address: str | None) -> dict[str, Any]:
     """``ray.init``'s keyword arguments for a sweep's Ray at ``address``: Ray's start settings
-    above when it starts a local Ray of its own, none when it joins a cluster (``address``, or
-    ``RAY_ADDRESS`` that ``ray.init`` reads when given none)."""
-    if address or os.environ.get("RAY_ADDRESS"):
+    above when ``ray.init`` will start a local Ray, none when it will join a cluster. Which
+    one is Ray's own answer (``canonicalize_bootstrap_address``, as ``ray.init`` asks it):
+    given no address, Ray joins the cluster ``RAY_ADDRESS`` names, or the one ``ray start``
+    left running on this machine."""
+    if address and "://" in address:  # a Ray Client address
         return {}
-    return {"_system_config": dict(LOCAL_START_CONFIG)}
+    try:
+        # Annotated as taking a str, documented (and called by ray.init) with None too.
+        joins = services.canonicalize_bootstrap_address(address) is not None  # type: ignore[arg-type]
+    except Exception:  # an address Ray cannot use: ray.init says what is wrong with it
+        return {}
+    return {} if joins else {"_system_config": dict(LOCAL_START_CONFIG)}
 
 
 def stop_ray() -> None:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from .raycluster import local_cluster
+
 _DRIVER = """
 import json, sys, ray
 from hpo.workers._local_ray import stop_ray
@@ -80,6 +82,16 @@ def test_a_cluster_joined_through_ray_address_is_left_with_its_own_settings(ray_
     """ray.init reads RAY_ADDRESS when given no address, and refuses start settings for a
     cluster it joins: the sweep passes none then."""
     assert _start_as_a_sweep(RAY_ADDRESS=ray_cluster) == [1000, 10, 1000]
+
+
+def test_a_cluster_left_running_by_ray_start_is_joined_with_its_own_settings(
+    tmp_path_factory, tmp_path
+) -> None:
+    """Given no address, ray.init joins the cluster `ray start` left running on this machine
+    (its address in RAY_TMPDIR/ray/ray_current_cluster): start settings would be refused."""
+    ray_tmpdir = tmp_path_factory.mktemp("rt")
+    with local_cluster(ray_tmpdir / "ray", tmp_path, cpus=(1,)):
+        assert _start_as_a_sweep(RAY_TMPDIR=str(ray_tmpdir)) == [1000, 10, 1000]
 
 
 def _run_driver(address: str) -> dict:
