@@ -38,16 +38,23 @@ print(sorted(set(sys.modules) - before))
 """
 
 
+def _last_line(script: str, *args: str, **env: str) -> str:
+    """The last line ``script`` prints, run by a Python of its own with ``env`` (and without
+    RAY_ADDRESS unless ``env`` sets it); it must succeed."""
+    environment = {**os.environ, "RAY_AUTH_MODE": "disabled", **env}
+    if "RAY_ADDRESS" not in env:
+        environment.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-c", script, *args]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 def test_ray_imports_nothing_at_its_first_call_and_shutdown_once_imported_ahead() -> None:
     """A sweep imports ahead, while Ray starts, what Ray would import at its first remote
-    call (135 modules, 0.1-0.2 s here) and at its shutdown; a Ray that imports more there
-    would silently lose part of that."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    command = [sys.executable, "-c", _LATER_IMPORTS]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    call (over a hundred modules, 0.1-0.2 s here) and at its shutdown; a Ray that imports
+    more there would silently lose part of that."""
+    assert _last_line(_LATER_IMPORTS) == "[]"
 
 
 _SWEEP_START = """
@@ -63,13 +70,7 @@ ray.shutdown()
 
 
 def _start_as_a_sweep(**env: str) -> list[int]:
-    environment = {**os.environ, "RAY_AUTH_MODE": "disabled", **env}
-    if "RAY_ADDRESS" not in env:
-        environment.pop("RAY_ADDRESS", None)
-    command = [sys.executable, "-c", _SWEEP_START]
-    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return [int(word) for word in done.stdout.strip().splitlines()[-1].split()]
+    return [int(word) for word in _last_line(_SWEEP_START, **env).split()]
 
 
 def test_a_local_ray_of_its_own_retries_its_socket_connects_every_50_ms() -> None:
@@ -95,17 +96,7 @@ def test_a_cluster_left_running_by_ray_start_is_joined_with_its_own_settings(
 
 
 def _run_driver(address: str) -> dict:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    env.pop("RAY_ADDRESS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", _DRIVER, address],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(_last_line(_DRIVER, address))
 
 
 def _alive(pid: int) -> bool:
