@@ -17,9 +17,9 @@ killing its monitor first ends the same way (Ray's own path ends in that same SI
 without the wait.
 
 Ray offers no public call for either: the settings and the processes a driver started are
-in ``ray._private``, read in this one module. Only processes this driver started itself are touched (a driver
-that joined a running cluster started none); when anything is not as expected,
-``ray.shutdown()`` does it all, as before.
+in ``ray._private``, read in this one module. Only processes this driver started itself are
+touched (a driver that joined a running cluster started none); when anything is not as
+expected, ``ray.shutdown()`` does it all, as before.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ _REAP_SECONDS = 2.0
 
 def import_what_ray_imports_later() -> None:
     """Import what Ray imports in a driver at its first remote call and at ``ray.shutdown()``
-    (0.1-0.2 s here, over a hundred modules), so that a sweep does it while Ray starts, which mostly
-    waits, instead of between Ray's start and its workers' creation.
+    (0.1-0.2 s here, over a hundred modules), so that a sweep does it while Ray starts,
+    which mostly waits, instead of between Ray's start and its workers' creation.
 
     At its first call Ray creates its serialization context, which registers serializers for
     the pydantic, Starlette and Arrow types of whichever of those are installed
@@ -78,8 +78,10 @@ def start_options(address: str | None) -> dict[str, Any]:
     if address and "://" in address:  # a Ray Client address
         return {}
     try:
-        # Annotated as taking a str, documented (and called by ray.init) with None too.
-        joins = services.canonicalize_bootstrap_address(address) is not None  # type: ignore[arg-type]
+        # Annotated as taking a str, documented (and called by ray.init) with None too; its
+        # scan for running clusters is cached, and ray.init's own call reuses it.
+        found = services.canonicalize_bootstrap_address(address)  # type: ignore[arg-type]
+        joins = found is not None
     except Exception:  # an address Ray cannot use: ray.init says what is wrong with it
         return {}
     return {} if joins else {"_system_config": dict(LOCAL_START_CONFIG)}
